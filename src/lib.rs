@@ -1,0 +1,8 @@
+//! WildDuck in Rust: an embeddable mail store with IMAP, POP3 and HTTP API front ends.
+//!
+//! This crate re-exports the workspace's crates so an embedder can depend on one name.
+
+pub use wildduck_api as api;
+pub use wildduck_core as core;
+pub use wildduck_imap as imap;
+pub use wildduck_pop3 as pop3;
