@@ -10,7 +10,14 @@
 //! - Everything an IMAP or API answer needs without the bytes (ENVELOPE, BODYSTRUCTURE, indexed headers,
 //!   text previews, attachment list, thread keys) is computed once at ingestion.
 
+pub mod bodystructure;
+pub mod envelope;
 pub mod header;
+pub mod maildata;
+pub mod parse;
+pub mod rebuild;
+pub mod section;
+pub mod split;
 pub mod tree;
 
 pub use tree::{

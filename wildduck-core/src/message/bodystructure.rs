@@ -1,0 +1,1 @@
+//! BODYSTRUCTURE (extended form), computed once at ingestion as a protocol-neutral value.

@@ -1,0 +1,1 @@
+//! ENVELOPE, computed once at ingestion as a protocol-neutral value.

@@ -1,0 +1,1 @@
+//! Derived data kept beside the tree: indexed headers, Message-ID, subject, dates, text/html/intro, attachments, thread keys.

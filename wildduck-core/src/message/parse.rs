@@ -1,0 +1,1 @@
+//! Parsing raw bytes into the exact-partition MIME tree.

@@ -1,0 +1,1 @@
+//! FETCH section extraction (BODY[...]) from the stored tree without re-parsing the message.
