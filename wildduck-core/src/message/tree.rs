@@ -105,3 +105,75 @@ pub struct Part {
     /// The part. Its bytes end before the CRLF that belongs to the next delimiter.
     pub node: MimeNode,
 }
+
+/// Gives the blobs of the attachment store to the model (rebuild, sections, text extraction). The
+/// service loads the blobs a message needs and hands them over through this trait.
+pub trait BodySource {
+    /// The blob stored under `hash` exactly as the store holds it (decoded for
+    /// [`StoredEncoding::Base64Decoded`]), or `None` when it is missing.
+    fn stored(&self, hash: &str) -> Option<std::borrow::Cow<'_, [u8]>>;
+}
+
+/// A source with no blobs, for trees whose bodies are all inline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBlobs;
+
+impl BodySource for NoBlobs {
+    fn stored(&self, _hash: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        None
+    }
+}
+
+impl<S: std::hash::BuildHasher> BodySource for std::collections::HashMap<String, Vec<u8>, S> {
+    fn stored(&self, hash: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        self.get(hash)
+            .map(|v| std::borrow::Cow::Borrowed(v.as_slice()))
+    }
+}
+
+impl LeafBody {
+    /// The body's bytes as they appear in the message (still transfer-encoded), re-encoding a blob that
+    /// the store keeps decoded.
+    pub fn encoded<'a>(
+        &'a self,
+        src: &'a dyn BodySource,
+    ) -> crate::Result<std::borrow::Cow<'a, [u8]>> {
+        match &self.content {
+            BodyContent::Inline(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+            BodyContent::Stored(r) => {
+                let blob = src.stored(&r.hash).ok_or_else(|| {
+                    crate::Error::new(
+                        crate::ErrorKind::Backend,
+                        format!("attachment blob {} is missing", r.hash),
+                    )
+                })?;
+                Ok(match r.encoding {
+                    StoredEncoding::Raw => blob,
+                    StoredEncoding::Base64Decoded {
+                        line_len,
+                        trailing_crlf,
+                    } => {
+                        std::borrow::Cow::Owned(encode_base64_lines(&blob, line_len, trailing_crlf))
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// Base64-encodes `data` in lines of `line_len` characters joined by CRLF; the last line gets a CRLF
+/// only when `trailing_crlf`. This is the inverse of storing a base64 body decoded.
+pub fn encode_base64_lines(data: &[u8], line_len: usize, trailing_crlf: bool) -> Vec<u8> {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD.encode(data);
+    let line_len = line_len.max(1);
+    let mut out = Vec::with_capacity(text.len() + 2 * (text.len() / line_len + 1));
+    let mut lines = text.as_bytes().chunks(line_len).peekable();
+    while let Some(line) = lines.next() {
+        out.extend_from_slice(line);
+        if lines.peek().is_some() || trailing_crlf {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out
+}
