@@ -6,5 +6,7 @@
 
 pub mod error;
 pub mod message;
+pub mod model;
+pub mod store;
 
 pub use error::{Error, ErrorKind, Result};

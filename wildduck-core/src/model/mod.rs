@@ -1,0 +1,15 @@
+//! Plain domain types shared by the store traits, the services and the adapters. No database types
+//! appear here: backends map these to their own representation.
+
+mod flags;
+mod ids;
+mod types;
+mod uid;
+
+pub use flags::{Flag, FlagOp, Flags, MAX_KEYWORD_LEN};
+pub use ids::{AddressId, JournalId, MailboxId, MessageId, ObjectId, ThreadId, UserId};
+pub use types::{
+    Address, JournalCommand, JournalEntry, Mailbox, MailboxStatus, MessageMeta, SpecialUse,
+    Timestamp, User, UserLimits, UserUpdate,
+};
+pub use uid::{ModSeq, Uid, UidSet};

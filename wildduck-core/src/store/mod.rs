@@ -1,0 +1,264 @@
+//! Storage traits: one per aggregate, each a set of atomic, batch-oriented primitives. The use cases
+//! (and every invariant) live in [`crate::service`]; a backend only has to make each primitive atomic
+//! and cheap in round trips.
+//!
+//! Conventions every backend follows (the conformance suite checks them):
+//! - Every lookup of a mailbox or message is scoped by its owner, so another user's id reads as
+//!   absent (`Ok(None)` / `NotFound`), never as someone else's data.
+//! - A unique-key clash (username view, address view, mailbox path) is [`ErrorKind::AlreadyExists`].
+//! - Results over UID sets come back sorted by UID.
+//!
+//! [`ErrorKind::AlreadyExists`]: crate::ErrorKind::AlreadyExists
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::model::{
+    Address, AddressId, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
+    ModSeq, SpecialUse, Timestamp, Uid, UidSet, User, UserId, UserUpdate,
+};
+
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync + std::fmt::Debug {
+    /// Inserts a new user; `AlreadyExists` when the username view is taken.
+    async fn insert_user(&self, user: &User) -> Result<()>;
+    /// A user by id.
+    async fn get_user(&self, id: UserId) -> Result<Option<User>>;
+    /// A user by the username view (lower-cased, dotless: see [`crate::service::users::unameview`]).
+    async fn find_user_by_unameview(&self, unameview: &str) -> Result<Option<User>>;
+    /// Applies `update`; a new password also increments `auth_version`. `false` when absent.
+    async fn update_user(&self, id: UserId, update: &UserUpdate) -> Result<bool>;
+    /// Deletes the user document only. `false` when absent.
+    async fn delete_user(&self, id: UserId) -> Result<bool>;
+    /// Adds `delta` (may be negative) to `storage_used`, atomically.
+    async fn inc_storage(&self, id: UserId, delta: i64) -> Result<()>;
+    /// Sets `storage_used` (quota recalculation).
+    async fn set_storage(&self, id: UserId, value: i64) -> Result<()>;
+}
+
+/// Addresses.
+#[async_trait]
+pub trait AddressStore: Send + Sync + std::fmt::Debug {
+    /// Inserts an address; `AlreadyExists` when its `addrview` is taken.
+    async fn insert_address(&self, address: &Address) -> Result<()>;
+    /// An address by id.
+    async fn get_address(&self, id: AddressId) -> Result<Option<Address>>;
+    /// The addresses whose `addrview` is one of `views`, in one query (exact + wildcard candidates).
+    async fn find_addresses(&self, views: &[String]) -> Result<Vec<Address>>;
+    /// A user's addresses, sorted by `addrview`.
+    async fn list_addresses(&self, user: UserId) -> Result<Vec<Address>>;
+    /// Deletes one of `user`'s addresses. `false` when absent or not the user's.
+    async fn delete_address(&self, user: UserId, id: AddressId) -> Result<bool>;
+    /// Deletes all of a user's addresses; returns how many.
+    async fn delete_user_addresses(&self, user: UserId) -> Result<u64>;
+}
+
+/// Mailboxes, including the counters UIDs and MODSEQs are allocated from.
+#[async_trait]
+pub trait MailboxStore: Send + Sync + std::fmt::Debug {
+    /// Inserts mailboxes (one batch); `AlreadyExists` when a path is taken (then none is inserted,
+    /// or the ones inserted are removed again).
+    async fn insert_mailboxes(&self, mailboxes: &[Mailbox]) -> Result<()>;
+    /// One of `user`'s mailboxes by id.
+    async fn get_mailbox(&self, user: UserId, id: MailboxId) -> Result<Option<Mailbox>>;
+    /// One of `user`'s mailboxes by exact path.
+    async fn find_mailbox_by_path(&self, user: UserId, path: &str) -> Result<Option<Mailbox>>;
+    /// One of `user`'s mailboxes by special use.
+    async fn find_mailbox_by_special_use(
+        &self,
+        user: UserId,
+        special_use: SpecialUse,
+    ) -> Result<Option<Mailbox>>;
+    /// All of `user`'s mailboxes, sorted by path.
+    async fn list_mailboxes(&self, user: UserId) -> Result<Vec<Mailbox>>;
+    /// How many mailboxes `user` has.
+    async fn count_mailboxes(&self, user: UserId) -> Result<u64>;
+    /// Renames a mailbox (children are not moved, as in WildDuck); `AlreadyExists` when the target
+    /// path is taken. Returns the updated mailbox, `None` when absent.
+    async fn rename_mailbox(
+        &self,
+        user: UserId,
+        id: MailboxId,
+        path: &str,
+    ) -> Result<Option<Mailbox>>;
+    /// Sets the subscription flag. `false` when absent.
+    async fn set_subscribed(&self, user: UserId, id: MailboxId, subscribed: bool) -> Result<bool>;
+    /// Deletes a mailbox document. `false` when absent.
+    async fn delete_mailbox(&self, user: UserId, id: MailboxId) -> Result<bool>;
+    /// Deletes all of a user's mailboxes; returns how many.
+    async fn delete_user_mailboxes(&self, user: UserId) -> Result<u64>;
+    /// Atomically reserves `count` UIDs and one new MODSEQ: `uid_next += count`,
+    /// `modify_index += 1`. Returns the first reserved UID and the new MODSEQ, `None` when the
+    /// mailbox is absent. With `count == 0` it only bumps the MODSEQ.
+    async fn allocate(&self, mailbox: MailboxId, count: u32) -> Result<Option<(Uid, ModSeq)>>;
+    /// Adds keywords to the mailbox's known-keyword list (no duplicates).
+    async fn add_keywords(&self, mailbox: MailboxId, keywords: &[String]) -> Result<()>;
+}
+
+/// Which messages of one mailbox a query concerns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageFilter {
+    /// Only these UIDs (`None` = all).
+    pub uids: Option<UidSet>,
+    /// Only messages with MODSEQ above this (CONDSTORE `CHANGEDSINCE`).
+    pub changed_since: Option<ModSeq>,
+    /// Only messages flagged `\Deleted` (EXPUNGE).
+    pub deleted_only: bool,
+}
+
+/// One message whose flags changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagChange {
+    /// Message id.
+    pub id: MessageId,
+    /// UID.
+    pub uid: Uid,
+    /// Flags after the change.
+    pub flags: Flags,
+    /// MODSEQ after the change.
+    pub modseq: ModSeq,
+    /// Whether `\Seen` changed.
+    pub seen_changed: bool,
+}
+
+/// The outcome of [`MessageStore::set_flags`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FlagResult {
+    /// Messages that changed, sorted by UID, each with its new MODSEQ.
+    pub changed: Vec<FlagChange>,
+    /// UIDs skipped because their MODSEQ was above `UNCHANGEDSINCE`.
+    pub refused: Vec<Uid>,
+    /// The MODSEQ allocated for the change, `None` when nothing changed.
+    pub modseq: Option<ModSeq>,
+}
+
+/// Source of a UID → new UID copy, as COPYUID reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopiedUid {
+    /// UID in the source mailbox.
+    pub source: Uid,
+    /// UID in the target mailbox.
+    pub target: Uid,
+    /// The new message id.
+    pub id: MessageId,
+    /// Size in bytes (quota unit).
+    pub size: u64,
+}
+
+/// Messages. The message body (MIME tree and derived fields) is handled by the backend as an opaque
+/// document next to [`MessageMeta`]; metadata-only reads never load it.
+#[async_trait]
+pub trait MessageStore: Send + Sync + std::fmt::Debug {
+    /// Metadata of the messages matching `filter` in one query, sorted by UID.
+    async fn find_meta(
+        &self,
+        mailbox: MailboxId,
+        filter: &MessageFilter,
+    ) -> Result<Vec<MessageMeta>>;
+    /// All UIDs of a mailbox, sorted (for a session's view).
+    async fn list_uids(&self, mailbox: MailboxId) -> Result<Vec<Uid>>;
+    /// Number of messages and of unseen messages.
+    async fn counts(&self, mailbox: MailboxId) -> Result<(u64, u64)>;
+    /// Changes flags of the messages at `uids` as `op` says, atomically per message, with one MODSEQ
+    /// allocated from the mailbox for the whole batch (only when something changes). Messages whose
+    /// MODSEQ is above `unchanged_since` are refused, not changed. Unchanged messages keep their
+    /// MODSEQ.
+    async fn set_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        op: &FlagOp,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<FlagResult>;
+    /// Copies the messages at `uids` into `target` (same user) with fresh ids and consecutive new
+    /// UIDs allocated in one step, keeping `root`, flags and dates; the target's MODSEQ is bumped
+    /// once and given to every copy. Attachment references are the caller's business.
+    /// Returns the pairs sorted by source UID and the copies' metadata.
+    async fn copy_messages(
+        &self,
+        source: MailboxId,
+        uids: &UidSet,
+        target: &Mailbox,
+    ) -> Result<(Vec<CopiedUid>, Vec<MessageMeta>)>;
+    /// Deletes messages by id (within `mailbox`); returns how many were deleted.
+    async fn delete_messages(&self, mailbox: MailboxId, ids: &[MessageId]) -> Result<u64>;
+    /// Deletes all messages of a mailbox; returns the metadata of what was deleted.
+    async fn delete_mailbox_messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
+    /// Sum of sizes of all of `user`'s messages (quota recalculation).
+    async fn sum_sizes(&self, user: UserId) -> Result<i64>;
+}
+
+/// One reference change to a de-duplicated blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRef {
+    /// The blob key (SHA-256 hex of the encoded body).
+    pub hash: String,
+    /// Reference count change.
+    pub count: i64,
+    /// Magic sum change (sum of the referencing messages' magic numbers).
+    pub magic: i64,
+}
+
+/// A blob to store (or, when it exists, to reference once more).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBlob {
+    /// Key: SHA-256 hex of the still-encoded body.
+    pub hash: String,
+    /// The bytes as the store keeps them (decoded for base64 stored decoded).
+    pub data: Vec<u8>,
+    /// Content type of the part.
+    pub content_type: String,
+    /// Transfer encoding of the part.
+    pub transfer_encoding: Option<String>,
+    /// Size of the encoded body in the message.
+    pub encoded_size: u64,
+    /// Stored decoded (base64) with this line length.
+    pub decoded_line_len: Option<usize>,
+    /// The referencing message's magic.
+    pub magic: u32,
+}
+
+/// The de-duplicated attachment store (`attachments` GridFS bucket on MongoDB).
+#[async_trait]
+pub trait AttachmentStore: Send + Sync + std::fmt::Debug {
+    /// Stores each blob or, when one with the same hash exists, adds a reference `(+1, +magic)`.
+    async fn put_blobs(&self, blobs: &[NewBlob]) -> Result<()>;
+    /// Applies reference changes in one batch (copies add, deletes subtract).
+    async fn update_refs(&self, refs: &[BlobRef]) -> Result<()>;
+    /// Loads blobs by hash; missing ones are absent from the map.
+    async fn get_blobs(&self, hashes: &[String]) -> Result<HashMap<String, Vec<u8>>>;
+    /// Reference count and magic sum of a blob, `None` when absent.
+    async fn blob_refs(&self, hash: &str) -> Result<Option<(i64, i64)>>;
+}
+
+/// The change journal other sessions replay.
+#[async_trait]
+pub trait JournalStore: Send + Sync + std::fmt::Debug {
+    /// Appends entries (one batch; ids assigned when default, `created` set when zero).
+    async fn append(&self, entries: &[JournalEntry]) -> Result<()>;
+    /// Entries of `mailbox` with MODSEQ above `since`, sorted by MODSEQ then insertion.
+    async fn since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Vec<JournalEntry>>;
+    /// Removes entries older than `before` (backends with TTL indexes may do nothing).
+    async fn prune(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// A backend: one handle per aggregate. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Addresses.
+    pub addresses: Arc<dyn AddressStore>,
+    /// Mailboxes.
+    pub mailboxes: Arc<dyn MailboxStore>,
+    /// Messages.
+    pub messages: Arc<dyn MessageStore>,
+    /// Attachments.
+    pub attachments: Arc<dyn AttachmentStore>,
+    /// Journal.
+    pub journal: Arc<dyn JournalStore>,
+}
