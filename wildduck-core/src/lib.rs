@@ -4,6 +4,7 @@
 //! bytes again) and the use cases that the protocol adapters (`wildduck-imap`, `wildduck-pop3`,
 //! `wildduck-api`) call. It opens no sockets and knows no protocol syntax.
 
+pub mod auth;
 pub mod error;
 pub mod message;
 pub mod model;
