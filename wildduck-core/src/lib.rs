@@ -5,6 +5,7 @@
 //! `wildduck-api`) call. It opens no sockets and knows no protocol syntax.
 
 pub mod auth;
+pub mod bus;
 pub mod error;
 pub mod message;
 pub mod model;
