@@ -259,6 +259,8 @@ pub struct MessageMeta {
     pub magic: u32,
     /// Expiry time (ms since epoch) from the mailbox retention, if any.
     pub rdate: Option<Timestamp>,
+    /// Keys of the attachment blobs the message references (for reference accounting).
+    pub blobs: Vec<String>,
 }
 
 /// Kind of a journal entry.

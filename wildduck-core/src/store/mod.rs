@@ -32,6 +32,8 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
     async fn find_user_by_unameview(&self, unameview: &str) -> Result<Option<User>>;
     /// Applies `update`; a new password also increments `auth_version`. `false` when absent.
     async fn update_user(&self, id: UserId, update: &UserUpdate) -> Result<bool>;
+    /// Replaces the password hash without a new `auth_version` (re-hash of a legacy scheme).
+    async fn rehash_password(&self, id: UserId, hash: &str) -> Result<()>;
     /// Deletes the user document only. `false` when absent.
     async fn delete_user(&self, id: UserId) -> Result<bool>;
     /// Adds `delta` (may be negative) to `storage_used`, atomically.

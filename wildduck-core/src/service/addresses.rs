@@ -1,0 +1,192 @@
+//! Addresses: add, list, resolve (dotless, label-less `addrview`, wildcards), set main, delete.
+
+use super::Services;
+use crate::model::{Address, AddressId, Timestamp, UserId, UserUpdate};
+use crate::{Error, Result};
+
+/// WildDuck's `MAX_ALLOWED_WILDCARD_LENGTH`.
+pub const MAX_WILDCARD_LEN: usize = 32;
+
+/// Normalises an address for storage: trimmed, local part and domain lower-cased. Refuses anything
+/// without exactly one usable `@`. Wildcards (`*@domain`, `user@*`, `ab*@domain`) are kept literally.
+pub fn normalize_address(address: &str) -> Result<String> {
+    let a = address.trim();
+    let at = a
+        .rfind('@')
+        .ok_or_else(|| Error::invalid("an address needs an @"))?;
+    let (local, domain) = (&a[..at], &a[at + 1..]);
+    if local.is_empty()
+        || domain.is_empty()
+        || local.contains('@')
+        || a.chars().any(|c| c.is_whitespace() || c.is_control())
+        || local.len() > 64
+        || domain.len() > 255
+    {
+        return Err(Error::invalid("invalid address"));
+    }
+    Ok(format!(
+        "{}@{}",
+        local.to_lowercase(),
+        domain.to_lowercase()
+    ))
+}
+
+/// The unique lookup form of a stored address: lower-case, dots removed from the local part.
+pub fn addrview(address: &str) -> String {
+    match address.rfind('@') {
+        Some(at) => format!("{}{}", address[..at].replace('.', ""), &address[at..]).to_lowercase(),
+        None => address.replace('.', "").to_lowercase(),
+    }
+}
+
+/// The lookup form of an address to resolve: also drops a `+label` from the local part.
+pub fn resolve_view(address: &str) -> Result<String> {
+    let a = normalize_address(address)?;
+    let at = a.rfind('@').unwrap_or(a.len());
+    let (local, domain) = a.split_at(at);
+    let local = match local.find('+') {
+        Some(p) => &local[..p],
+        None => local,
+    };
+    Ok(format!("{}{}", local.replace('.', ""), domain))
+}
+
+/// Wildcard candidates for `local@domain`, longest (most specific) first: `ab*@d`, `*yz@d` prefixes and
+/// suffixes up to 32 characters, then `*@domain`.
+fn wildcard_candidates(local: &str, domain: &str) -> Vec<String> {
+    let chars: Vec<char> = local.chars().collect();
+    let mut out = Vec::new();
+    let max = chars.len().min(MAX_WILDCARD_LEN);
+    for i in (1..=max).rev() {
+        let prefix: String = chars.iter().take(i).collect();
+        let suffix: String = chars.iter().skip(chars.len() - i).collect();
+        out.push(format!("{prefix}*@{domain}"));
+        out.push(format!("*{suffix}@{domain}"));
+    }
+    out.push(format!("*@{domain}"));
+    out
+}
+
+impl Services {
+    /// Adds an address to a user. Duplicate → `AlreadyExists`. With `main`, it becomes the user's
+    /// main address.
+    pub async fn add_address(
+        &self,
+        user: UserId,
+        address: &str,
+        name: Option<String>,
+        main: bool,
+    ) -> Result<Address> {
+        self.get_user(user).await?;
+        let address = normalize_address(address)?;
+        let at = address.rfind('@').unwrap_or(0);
+        let local = &address[..at];
+        if local.contains('*')
+            && (local.len() > MAX_WILDCARD_LEN + 1 || local.matches('*').count() > 1)
+        {
+            return Err(Error::invalid("invalid wildcard address"));
+        }
+        let addr = Address {
+            id: AddressId::new(),
+            user: Some(user),
+            addrview: addrview(&address),
+            address,
+            name,
+            tags: Vec::new(),
+            created: Timestamp::now(),
+        };
+        self.backend.addresses.insert_address(&addr).await?;
+        if main {
+            self.set_main_address(user, addr.id).await?;
+        }
+        Ok(addr)
+    }
+
+    /// A user's addresses.
+    pub async fn list_addresses(&self, user: UserId) -> Result<Vec<Address>> {
+        self.backend.addresses.list_addresses(user).await
+    }
+
+    /// Resolves an address to its record: exact (dotless, label-less) match first, then, when
+    /// `wildcard`, the most specific `prefix*@domain` / `*suffix@domain` / `*@domain`, then
+    /// `local@*`. Two queries at most.
+    pub async fn resolve_address(&self, address: &str, wildcard: bool) -> Result<Address> {
+        let view = resolve_view(address)?;
+        let at = view.rfind('@').unwrap_or(0);
+        let (local, domain) = (&view[..at], &view[at + 1..]);
+        let mut candidates = vec![view.clone()];
+        if wildcard {
+            candidates.extend(wildcard_candidates(local, domain));
+            candidates.push(format!("{local}@*"));
+        }
+        let found = self.backend.addresses.find_addresses(&candidates).await?;
+        // The candidate order is the preference order.
+        candidates
+            .iter()
+            .find_map(|c| found.iter().find(|a| &a.addrview == c))
+            .cloned()
+            .ok_or_else(|| Error::not_found("no such address"))
+    }
+
+    /// Makes one of the user's addresses the main one.
+    pub async fn set_main_address(&self, user: UserId, id: AddressId) -> Result<()> {
+        let addr = self
+            .backend
+            .addresses
+            .get_address(id)
+            .await?
+            .filter(|a| a.user == Some(user))
+            .ok_or_else(|| Error::not_found("no such address"))?;
+        let update = UserUpdate {
+            address: Some(addr.address),
+            ..Default::default()
+        };
+        if !self.backend.users.update_user(user, &update).await? {
+            return Err(Error::not_found("no such user"));
+        }
+        Ok(())
+    }
+
+    /// Deletes one of the user's addresses; the main address cannot be deleted (`Invalid`).
+    pub async fn delete_address(&self, user: UserId, id: AddressId) -> Result<()> {
+        let u = self.get_user(user).await?;
+        let addr = self
+            .backend
+            .addresses
+            .get_address(id)
+            .await?
+            .filter(|a| a.user == Some(user))
+            .ok_or_else(|| Error::not_found("no such address"))?;
+        if u.address.as_deref() == Some(addr.address.as_str()) {
+            return Err(Error::invalid("the main address cannot be deleted"));
+        }
+        if !self.backend.addresses.delete_address(user, id).await? {
+            return Err(Error::not_found("no such address"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views() {
+        assert_eq!(
+            normalize_address(" John.Doe@Example.COM ").ok().as_deref(),
+            Some("john.doe@example.com")
+        );
+        assert_eq!(addrview("john.doe@example.com"), "johndoe@example.com");
+        assert_eq!(
+            resolve_view("J.Doe+news@Example.com").ok().as_deref(),
+            Some("jdoe@example.com")
+        );
+        assert!(normalize_address("nope").is_err());
+        assert!(normalize_address("a@").is_err());
+        let c = wildcard_candidates("abc", "d.com");
+        assert_eq!(c.first().map(String::as_str), Some("abc*@d.com"));
+        assert!(c.contains(&"*bc@d.com".to_string()));
+        assert_eq!(c.last().map(String::as_str), Some("*@d.com"));
+    }
+}

@@ -1,0 +1,82 @@
+//! The use cases. Every invariant (username and path rules, quota, UID/MODSEQ order, journal and
+//! notification after each change, ownership checks) is kept here once, over the [`Backend`] traits.
+
+use std::sync::Arc;
+
+use crate::bus::Notifier;
+use crate::model::UserId;
+use crate::store::Backend;
+use crate::{Error, ErrorKind};
+
+pub mod addresses;
+pub mod mailboxes;
+pub mod users;
+pub mod view;
+
+/// Tunables of the services (WildDuck's defaults).
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// bcrypt cost for new password hashes (WildDuck: 11).
+    pub bcrypt_cost: u32,
+    /// Quota for users whose `quota` is 0 (WildDuck `const:max:storage`: 1 GiB).
+    pub default_quota: u64,
+    /// Most mailboxes a user may have (1500).
+    pub max_mailboxes: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            bcrypt_cost: crate::auth::password::DEFAULT_BCRYPT_COST,
+            default_quota: 1024 * 1024 * 1024,
+            max_mailboxes: 1500,
+        }
+    }
+}
+
+/// The services over one backend and one notifier. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Services {
+    backend: Backend,
+    notifier: Option<Arc<dyn Notifier>>,
+    config: ServiceConfig,
+}
+
+impl Services {
+    /// Services over `backend`; changes are announced through `notifier` when one is given.
+    pub fn new(
+        backend: Backend,
+        notifier: Option<Arc<dyn Notifier>>,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            backend,
+            notifier,
+            config,
+        }
+    }
+
+    /// The backend (for adapters' read paths that need a primitive directly).
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// Announces a change for `user`. A notifier failure is logged, not returned: the change is
+    /// stored and the journal holds it; listeners catch up on their next poll.
+    pub(crate) async fn notify(&self, user: UserId) {
+        if let Some(n) = &self.notifier {
+            if let Err(e) = n.publish(&user.to_string(), None).await {
+                tracing::warn!(%user, error = %e, "change notification failed");
+            }
+        }
+    }
+}
+
+pub(crate) fn already_exists(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::AlreadyExists, msg)
+}
