@@ -27,7 +27,8 @@ pub struct MimeNode {
 pub enum NodeBody {
     /// A single-part body (text, attachment, or anything not split further).
     Leaf(LeafBody),
-    /// A `multipart/*` body with a usable boundary.
+    /// A `multipart/*` body with a usable boundary. Always has at least one part: a multipart whose
+    /// boundary never opens a part is parsed as a [`NodeBody::Leaf`].
     Multipart(Multipart),
     /// A `message/rfc822` (or `message/global`) body with an identity transfer encoding, parsed as a
     /// nested message. Its bytes are exactly the nested node's bytes.
@@ -90,7 +91,9 @@ pub struct Multipart {
     /// The body parts in order.
     pub parts: Vec<Part>,
     /// The close delimiter, from the CRLF that precedes `--boundary--` through the end of its line
-    /// (transport padding and CRLF included). `None` when the message never closes the multipart.
+    /// (transport padding and CRLF included; the CRLF is absent when the line directly follows the
+    /// previous delimiter line, and the line may end at the end of input). `None` when the message never
+    /// closes the multipart.
     pub close: Option<Vec<u8>>,
     /// Bytes after the close delimiter.
     pub epilogue: Vec<u8>,
@@ -99,8 +102,10 @@ pub struct Multipart {
 /// One part of a multipart: the delimiter line that opens it, then the part itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
-    /// The delimiter, from the CRLF that precedes `--boundary` (absent for the first part when the
-    /// preamble is empty) through the CRLF that ends the line, transport padding included.
+    /// The delimiter, from the CRLF that precedes `--boundary` through the CRLF that ends the line,
+    /// transport padding included. The leading CRLF is absent when the line starts the multipart body
+    /// (empty preamble) or directly follows the previous delimiter line (empty part); the final CRLF is
+    /// absent when the line ends the input.
     pub delimiter: Vec<u8>,
     /// The part. Its bytes end before the CRLF that belongs to the next delimiter.
     pub node: MimeNode,
