@@ -39,9 +39,17 @@ pub fn client(url: &str) -> Result<Client> {
 }
 
 /// A connection manager (multiplexed, reconnecting) for `client`.
+///
+/// Retries are few and commands time out: with Redis down, callers should get an error within about a
+/// second (and degrade, e.g. skip a rate limit) rather than hang.
 pub async fn connection(client: &Client) -> Result<ConnectionManager> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(3)
+        .set_max_delay(Duration::from_millis(500))
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(5)));
     client
-        .get_connection_manager()
+        .get_connection_manager_with_config(config)
         .await
         .map_err(|e| backend("connect", e))
 }
