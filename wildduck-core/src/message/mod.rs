@@ -13,6 +13,7 @@
 pub mod bodystructure;
 pub mod envelope;
 pub mod header;
+pub mod ingest;
 pub mod maildata;
 pub mod parse;
 pub mod rebuild;
@@ -20,8 +21,10 @@ pub mod section;
 pub mod split;
 pub mod tree;
 
+pub use ingest::{BlobList, Ingested, StoredMessage, ingest};
 pub use tree::{
-    BodyContent, LeafBody, MimeNode, Multipart, NodeBody, Part, StoredEncoding, StoredRef,
+    BodyContent, BodySource, LeafBody, MimeNode, Multipart, NoBlobs, NodeBody, Part,
+    StoredEncoding, StoredRef,
 };
 
 /// The largest message accepted (WildDuck's `MAX_ALLOWED_MESSAGE_SIZE`): 64 MiB.
