@@ -1,1 +1,6 @@
 //! WildDuck in Rust: the IMAP front end over `wildduck-core` (work in progress).
+//!
+//! So far it holds the response writer for the message items computed by the core
+//! ([`response::write_envelope`], [`response::write_body_structure`]).
+
+pub mod response;
