@@ -10,7 +10,7 @@ use wildduck_core::message::rebuild::{rebuild, rebuild_range, size};
 use wildduck_core::message::section::{SectionKind, SectionSpec, decoded_part, fetch_section};
 use wildduck_core::message::split::split;
 use wildduck_core::message::tree::{NoBlobs, encode_base64_lines};
-use wildduck_core::message::{BodyContent, MimeNode, NodeBody};
+use wildduck_core::message::{BodyContent, MimeNode, NodeBody, StoredEncoding};
 
 /// A generated entity: its bytes (CRLF line ends; bare LF is mixed in later).
 #[derive(Debug, Clone)]
@@ -303,6 +303,64 @@ proptest! {
     }
 }
 
+/// Counts what a tree contains, to check that the generators reach the interesting shapes.
+#[derive(Debug, Default)]
+struct Shapes {
+    multipart: usize,
+    nested_multipart: usize,
+    message: usize,
+    unclosed: usize,
+    decoded_blob: usize,
+}
+
+fn shapes(node: &MimeNode, depth: usize, s: &mut Shapes) {
+    match &node.body {
+        NodeBody::Multipart(mp) => {
+            s.multipart += 1;
+            if depth > 0 {
+                s.nested_multipart += 1;
+            }
+            if mp.close.is_none() {
+                s.unclosed += 1;
+            }
+            for p in &mp.parts {
+                shapes(&p.node, depth + 1, s);
+            }
+        }
+        NodeBody::Message(inner) => {
+            s.message += 1;
+            shapes(inner, depth + 1, s);
+        }
+        NodeBody::Leaf(leaf) => {
+            if let BodyContent::Stored(r) = &leaf.content
+                && matches!(r.encoding, StoredEncoding::Base64Decoded { .. })
+            {
+                s.decoded_blob += 1;
+            }
+        }
+    }
+}
+
+#[test]
+fn generators_reach_the_interesting_shapes() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = message();
+    let mut s = Shapes::default();
+    for _ in 0..300 {
+        let raw = strategy.new_tree(&mut runner).unwrap().current();
+        let mut tree = normalize_and_parse(&raw);
+        split(&mut tree);
+        shapes(&tree, 0, &mut s);
+    }
+    assert!(s.multipart > 100, "{s:?}");
+    assert!(s.nested_multipart > 20, "{s:?}");
+    assert!(s.message > 20, "{s:?}");
+    assert!(s.unclosed > 20, "{s:?}");
+    assert!(s.decoded_blob > 20, "{s:?}");
+}
+
 #[test]
 fn never_closed_and_missing_boundaries_stay_exact() {
     let unclosed =
@@ -366,7 +424,9 @@ fn thirty_mib_base64_attachment_is_stored_decoded_and_rebuilt() {
     let started = std::time::Instant::now();
     let mut tree = parse(&raw);
     let parse_time = started.elapsed();
+    let started = std::time::Instant::now();
     let blobs = split(&mut tree);
+    let split_time = started.elapsed();
     assert_eq!(blobs.len(), 1);
     assert_eq!(blobs[0].data, data);
     // The CRLF after the last base64 line belongs to the close delimiter.
@@ -380,7 +440,10 @@ fn thirty_mib_base64_attachment_is_stored_decoded_and_rebuilt() {
     ));
     let store: HashMap<String, Vec<u8>> = blobs.into_iter().map(|b| (b.hash, b.data)).collect();
     assert_eq!(size(&tree), raw.len() as u64);
-    assert!(rebuild(&tree, &store).unwrap() == raw);
+    let started = std::time::Instant::now();
+    let rebuilt = rebuild(&tree, &store).unwrap();
+    let rebuild_time = started.elapsed();
+    assert!(rebuilt == raw);
 
     // A partial fetch in the middle of the attachment re-encodes only what it returns.
     let started = std::time::Instant::now();
@@ -399,6 +462,9 @@ fn thirty_mib_base64_attachment_is_stored_decoded_and_rebuilt() {
     .unwrap();
     assert_eq!(partial, raw[..100]);
     let range_time = started.elapsed();
+    eprintln!(
+        "30 MiB message: parse {parse_time:?}, split {split_time:?}, rebuild {rebuild_time:?}, two 100-byte range reads {range_time:?}"
+    );
     let decoded = decoded_part(&tree, &[2], &store).unwrap().unwrap();
     assert!(decoded == data);
     // Generous bounds (debug build, shared machine): linear parsing, range reads far below a full pass.

@@ -313,4 +313,27 @@ mod tests {
             msg
         );
     }
+    #[test]
+    fn large_inline_text_and_attached_text_are_split() {
+        let big = "x".repeat(300 * 1024 + 1);
+        let msg = format!(
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n{big}\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: inline; filename=a.txt\r\n\r\nsmall\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n--b--\r\n"
+        );
+        let mut root = parse(msg.as_bytes());
+        let blobs = split(&mut root);
+        assert_eq!(blobs.len(), 1);
+        assert_eq!(blobs[0].data.len(), big.len());
+        assert_eq!(blobs[0].content_type, "text/html");
+        assert_eq!(blobs[0].transfer_encoding, None);
+        assert_eq!(blobs[0].encoding, StoredEncoding::Raw);
+        assert_eq!(blobs[0].hash, hex(&Sha256::digest(big.as_bytes())));
+        assert_eq!(
+            blobs[0].content_hash.as_deref(),
+            Some(content_digest(big.as_bytes()).as_str())
+        );
+        // Splitting twice changes nothing.
+        let again = root.clone();
+        assert!(split(&mut root).is_empty());
+        assert_eq!(root, again);
+    }
 }
