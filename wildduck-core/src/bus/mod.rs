@@ -93,7 +93,14 @@ pub enum BusEvent {
 /// reason).
 pub struct Subscription {
     rx: tokio::sync::broadcast::Receiver<BusEvent>,
+    /// Events set aside while coalescing (see [`Subscription::recv_coalesced`]).
+    stash: std::collections::VecDeque<BusEvent>,
 }
+
+/// How long a burst of plain change events is held back for coalescing (WildDuck: 100 ms) …
+pub const COALESCE_QUIET: Duration = Duration::from_millis(100);
+/// … but never longer than this from the first event of the burst (WildDuck: 1 s).
+pub const COALESCE_MAX: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for Subscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -107,11 +114,22 @@ impl Subscription {
     /// Wraps a broadcast receiver; backends create subscriptions through this (and send
     /// [`BusEvent::Missed`] themselves when they lose events, e.g. on reconnecting).
     pub fn new(rx: tokio::sync::broadcast::Receiver<BusEvent>) -> Self {
-        Self { rx }
+        Self {
+            rx,
+            stash: std::collections::VecDeque::new(),
+        }
     }
 
     /// Waits for the next event. `None` once the notifier is gone (shut down).
     pub async fn recv(&mut self) -> Option<BusEvent> {
+        match self.stash.pop_front() {
+            Some(ev) => Some(ev),
+            None => self.recv_raw().await,
+        }
+    }
+
+    /// The next event from the channel itself, bypassing the stash.
+    async fn recv_raw(&mut self) -> Option<BusEvent> {
         use tokio::sync::broadcast::error::RecvError;
         match self.rx.recv().await {
             Ok(ev) => Some(ev),
@@ -123,6 +141,9 @@ impl Subscription {
     /// The next event if one is already waiting, without blocking.
     pub fn try_recv(&mut self) -> Option<BusEvent> {
         use tokio::sync::broadcast::error::TryRecvError;
+        if let Some(ev) = self.stash.pop_front() {
+            return Some(ev);
+        }
         match self.rx.try_recv() {
             Ok(ev) => Some(ev),
             Err(TryRecvError::Lagged(_)) => Some(BusEvent::Missed),
@@ -133,10 +154,43 @@ impl Subscription {
     /// Waits until an event concerns `user` (or events were missed, which may concern anyone).
     /// `None` once the notifier is gone.
     pub async fn recv_for(&mut self, user: &str) -> Option<BusEvent> {
+        while let Some(ev) = self.stash.pop_front() {
+            if matches!(&ev, BusEvent::Notify(n) if n.user != user) {
+                continue;
+            }
+            return Some(ev);
+        }
+        self.recv_raw_for(user).await
+    }
+
+    /// [`Subscription::recv_for`] on the channel itself, bypassing the stash.
+    async fn recv_raw_for(&mut self, user: &str) -> Option<BusEvent> {
         loop {
-            match self.recv().await? {
+            match self.recv_raw().await? {
                 BusEvent::Notify(n) if n.user != user => continue,
                 ev => return Some(ev),
+            }
+        }
+    }
+
+    /// Like [`Subscription::recv_for`], debounced as WildDuck's subscriber does: a plain change event
+    /// (no payload) is held until no further plain event for `user` arrives for [`COALESCE_QUIET`], at most
+    /// [`COALESCE_MAX`], and the burst is delivered as one event. Events with a payload and
+    /// [`BusEvent::Missed`] are never merged or dropped: those arriving during a burst come on the next
+    /// calls, in order.
+    pub async fn recv_coalesced(&mut self, user: &str) -> Option<BusEvent> {
+        let first = self.recv_for(user).await?;
+        let BusEvent::Notify(Notification { payload: None, .. }) = &first else {
+            return Some(first);
+        };
+        let hard = tokio::time::Instant::now() + COALESCE_MAX;
+        loop {
+            let wait = (tokio::time::Instant::now() + COALESCE_QUIET).min(hard);
+            match tokio::time::timeout_at(wait, self.recv_raw_for(user)).await {
+                Ok(Some(BusEvent::Notify(Notification { payload: None, .. }))) => continue,
+                Ok(Some(other)) => self.stash.push_back(other),
+                // Closed or quiet: deliver the burst now.
+                Ok(None) | Err(_) => return Some(first),
             }
         }
     }

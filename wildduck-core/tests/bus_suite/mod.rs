@@ -95,6 +95,41 @@ pub async fn many_events_all_arrive_in_order(p: &Pair) {
     }
 }
 
+pub async fn bursts_are_coalesced_without_losing_payloads(p: &Pair) {
+    let user = wildduck_test_support::unique_object_id();
+    let other = wildduck_test_support::unique_object_id();
+    let mut sub = p.b.notifier.subscribe();
+    for i in 0..30 {
+        p.a.notifier.publish(&user, None).await.unwrap();
+        p.a.notifier.publish(&other, None).await.unwrap();
+        if i == 10 {
+            p.a.notifier
+                .publish(&user, Some(json!("first")))
+                .await
+                .unwrap();
+        }
+        if i == 20 {
+            p.a.notifier
+                .publish(&user, Some(json!("second")))
+                .await
+                .unwrap();
+        }
+    }
+    let mut got = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_millis(400), sub.recv_coalesced(&user)).await {
+            Ok(Some(BusEvent::Notify(n))) => got.push(n.payload),
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) => break,
+        }
+    }
+    // 30 plain events became one (or a few, on a very slow machine), both payloads arrive in order.
+    let plain = got.iter().filter(|p| p.is_none()).count();
+    assert!((1..=3).contains(&plain), "{got:?}");
+    let payloads: Vec<_> = got.into_iter().flatten().collect();
+    assert_eq!(payloads, vec![json!("first"), json!("second")]);
+}
+
 pub async fn ttl_counter_limits_and_reports(p: &Pair) {
     let key = p.key("idw:user");
     let window = Duration::from_secs(60);
@@ -399,6 +434,7 @@ macro_rules! bus_suite {
             publish_on_a_reaches_subscriber_on_b,
             subscriber_sees_only_what_it_filters_for,
             many_events_all_arrive_in_order,
+            bursts_are_coalesced_without_losing_payloads,
             ttl_counter_limits_and_reports,
             ttl_counter_window_expires,
             limited_counter_limits_and_releases,
