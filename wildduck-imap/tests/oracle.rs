@@ -95,3 +95,44 @@ fn header_only_and_empty_messages() {
         );
     }
 }
+
+mod property {
+    use proptest::prelude::*;
+
+    /// Header-ish bytes: mostly printable with the characters that matter to the address and
+    /// parameter parsers, plus any byte at all now and then.
+    fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let interesting = prop::sample::select(
+            b"<>@,:;\"\\()[] =*'%\t\r\nabcXYZ09.\x00\x7f\xc3\xbc\x93\xfa".to_vec(),
+        );
+        prop::collection::vec(prop_oneof![4 => interesting, 1 => any::<u8>()], 0..80)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Whatever the headers hold, imap-codec decodes our responses into the model we wrote.
+        #[test]
+        fn any_header_values_roundtrip(
+            subject in header_bytes(),
+            from in header_bytes(),
+            to in header_bytes(),
+            params in header_bytes(),
+            disposition in header_bytes(),
+        ) {
+            let mut raw = b"Subject: ".to_vec();
+            raw.extend_from_slice(&subject);
+            raw.extend_from_slice(b"\r\nFrom: ");
+            raw.extend_from_slice(&from);
+            raw.extend_from_slice(b"\r\nTo: ");
+            raw.extend_from_slice(&to);
+            raw.extend_from_slice(b"\r\nContent-Type: application/x; ");
+            raw.extend_from_slice(&params);
+            raw.extend_from_slice(b"\r\nContent-Disposition: attachment; ");
+            raw.extend_from_slice(&disposition);
+            raw.extend_from_slice(b"\r\n\r\nbody\r\n");
+            let out = super::roundtrip(&raw);
+            prop_assert!(out.starts_with(b"* 1 FETCH (ENVELOPE ("));
+        }
+    }
+}
