@@ -21,7 +21,7 @@ use mail_parser::{HeaderValue, MessageParser};
 use sha1::Digest as _;
 
 use super::header;
-use super::tree::{BodyContent, BodySource, MimeNode, NodeBody};
+use super::tree::{BodyContent, BodySource, MimeNode, NodeBody, StoredEncoding, StoredRef};
 
 /// Headers WildDuck indexes for IMAP `SEARCH HEADER` (`lib/message-handler.js` `INDEXED_HEADERS`).
 pub const INDEXED_HEADERS: [&str; 10] = [
@@ -594,7 +594,14 @@ impl NodeHeaders {
         let mut out = NodeHeaders::default();
         // Only the MIME fields matter; parsing a copy keeps mail-parser away from the body.
         let mut raw = Vec::new();
+        let mut ct_value = String::new();
+        let mut cd_value = String::new();
         for f in header::fields(section) {
+            if f.is("content-type") {
+                ct_value = bytes_to_string(&unfold_collapse(f.value));
+            } else if f.is("content-disposition") {
+                cd_value = bytes_to_string(&unfold_collapse(f.value));
+            }
             if f.is("content-type") || f.is("content-disposition") || f.is("content-id") {
                 raw.extend_from_slice(f.name);
                 raw.extend_from_slice(b": ");
@@ -609,7 +616,6 @@ impl NodeHeaders {
         let Some(msg) = MessageParser::new().parse_headers(&raw) else {
             return out;
         };
-        let mut name_param = None;
         for h in msg.headers() {
             match (h.name().to_ascii_lowercase().as_str(), h.value()) {
                 ("content-type", HeaderValue::ContentType(ct)) => {
@@ -620,12 +626,10 @@ impl NodeHeaders {
                     out.delsp = ct
                         .attribute("delsp")
                         .is_some_and(|f| f.trim().eq_ignore_ascii_case("yes"));
-                    name_param = ct.attribute("name").map(str::to_owned);
                 }
                 ("content-disposition", HeaderValue::ContentType(cd)) => {
                     let v = cd.ctype().trim().to_ascii_lowercase();
                     out.disposition = (!v.is_empty()).then_some(v);
-                    out.filename = cd.attribute("filename").map(str::to_owned);
                 }
                 ("content-id", HeaderValue::Text(id)) => {
                     let id: String = id.chars().filter(|&c| c != '<' && c != '>').collect();
@@ -635,15 +639,130 @@ impl NodeHeaders {
                 _ => {}
             }
         }
-        if out.filename.as_deref().is_none_or(|f| f.trim().is_empty()) {
-            out.filename = name_param;
-        }
-        out.filename = out
-            .filename
+        // mail-parser reads RFC 2231 charsets only from the first segment of a continued value's
+        // bytes, so file names are resolved here.
+        out.filename = [(&cd_value, "filename"), (&ct_value, "name")]
+            .into_iter()
+            .filter_map(|(value, name)| header_param(value, name))
             .map(|f| decode_words(&f).trim().to_owned())
-            .filter(|f| !f.is_empty());
+            .find(|f| !f.is_empty());
         out
     }
+}
+
+/// Splits `value; a=b; c="d;e"` into lower-cased parameter names and unquoted values.
+fn split_params(value: &str) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    let mut pieces: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut in_quote = false;
+    let mut escaped = false;
+    for c in value.chars() {
+        if escaped {
+            cur.push(c);
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if in_quote => escaped = true,
+            '"' => {
+                in_quote = !in_quote;
+                cur.push(c);
+            }
+            ';' if !in_quote => pieces.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    pieces.push(cur);
+    // The first piece is the value itself (`attachment`, `text/plain`).
+    for piece in pieces.into_iter().skip(1) {
+        let Some((name, v)) = piece.split_once('=') else {
+            continue;
+        };
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .map(|inner| inner.strip_suffix('"').unwrap_or(inner))
+            .unwrap_or(v);
+        params.push((name.trim().to_ascii_lowercase(), v.to_owned()));
+    }
+    params
+}
+
+/// Parameter `name` of a structured header value, with RFC 2231 continuations joined and
+/// `charset'lang'` percent-encoded values decoded to UTF-8.
+fn header_param(value: &str, name: &str) -> Option<String> {
+    let params = split_params(value);
+    if let Some((_, v)) = params.iter().find(|(n, _)| n == name) {
+        return Some(v.clone());
+    }
+    // (index, extended, value)
+    let mut pieces: Vec<(u32, bool, &str)> = Vec::new();
+    for (n, v) in &params {
+        let Some(rest) = n.strip_prefix(name).and_then(|r| r.strip_prefix('*')) else {
+            continue;
+        };
+        let (index, extended) = if rest.is_empty() {
+            (0, true)
+        } else {
+            let (num, ext) = match rest.strip_suffix('*') {
+                Some(num) => (num, true),
+                None => (rest, false),
+            };
+            match num.parse::<u32>() {
+                Ok(i) => (i, ext),
+                Err(_) => continue,
+            }
+        };
+        pieces.push((index, extended, v.as_str()));
+    }
+    if pieces.is_empty() {
+        return None;
+    }
+    pieces.sort_by_key(|p| p.0);
+    let mut charset = String::new();
+    let mut bytes = Vec::new();
+    for (pos, (_, extended, v)) in pieces.iter().enumerate() {
+        let mut v: &str = v;
+        if pos == 0 && *extended {
+            let mut parts = v.splitn(3, '\'');
+            if let (Some(cs), Some(_lang), Some(rest)) = (parts.next(), parts.next(), parts.next())
+            {
+                charset = cs.to_owned();
+                v = rest;
+            }
+        }
+        if *extended {
+            bytes.extend(percent_decode(v.as_bytes()));
+        } else {
+            bytes.extend_from_slice(v.as_bytes());
+        }
+    }
+    Some(decode_charset(
+        &bytes,
+        (!charset.is_empty()).then_some(charset.as_str()),
+    ))
+}
+
+/// `%XX` to bytes; malformed escapes stay as written.
+fn percent_decode(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while let Some(&b) = v.get(i) {
+        if b == b'%'
+            && let (Some(h), Some(l)) = (
+                v.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
+                v.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
 }
 
 /// Walks the tree in document order, collecting text, HTML and attachments like WildDuck's
@@ -719,11 +838,8 @@ impl Walker<'_> {
                     if let Some(cid) = &hdrs.content_id {
                         self.cids.insert(cid.clone(), stored.attachment_id.clone());
                     }
-                    if !is_inline_text {
-                        let file_content_hash = self.src.stored(&stored.hash).map(|blob| {
-                            base64::engine::general_purpose::STANDARD
-                                .encode(sha2::Sha256::digest(&blob))
-                        });
+                    if !is_inline_text && !content_type.starts_with("multipart/") {
+                        let file_content_hash = self.file_content_hash(stored, &cte);
                         let approx = if cte == "base64" {
                             expected_b64_size(leaf.size)
                         } else {
@@ -749,6 +865,23 @@ impl Walker<'_> {
                 Ok(())
             }
         }
+    }
+}
+
+impl Walker<'_> {
+    /// WildDuck's `fileContentHash`, computed as [`super::split::Blob::content_hash`] is: base64 SHA-256
+    /// of the decoded bytes for base64 bodies, of the stored bytes otherwise. `None` when the blob is
+    /// not in the source or a base64 body does not decode.
+    fn file_content_hash(&self, stored: &StoredRef, cte: &str) -> Option<String> {
+        let blob = self.src.stored(&stored.hash)?;
+        let content: Cow<'_, [u8]> = match stored.encoding {
+            StoredEncoding::Base64Decoded { .. } => blob,
+            StoredEncoding::Raw if cte == "base64" => {
+                Cow::Owned(super::split::decode_base64_lenient(&blob)?)
+            }
+            StoredEncoding::Raw => blob,
+        };
+        Some(base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&content)))
     }
 }
 
@@ -974,20 +1107,8 @@ fn flush_newlines(out: &mut String, n: usize) {
 /// Elements whose content is not text.
 const SKIP_ELEMENTS: [&str; 6] = ["script", "style", "head", "title", "template", "noscript"];
 /// Elements that start and end a paragraph.
-const PARAGRAPH_ELEMENTS: [&str; 13] = [
-    "p",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "ul",
-    "ol",
-    "table",
-    "blockquote",
-    "pre",
-    "hr",
+const PARAGRAPH_ELEMENTS: [&str; 12] = [
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "pre", "hr",
 ];
 /// Elements that start and end a line.
 const LINE_ELEMENTS: [&str; 16] = [
@@ -1047,6 +1168,10 @@ pub fn html_to_text(html: &str) -> String {
                         }
                     }
                 }
+                "blockquote" => {
+                    ensure_breaks(&mut out, 2);
+                    out.push(if tag.closing { QUOTE_CLOSE } else { QUOTE_OPEN });
+                }
                 "pre" => {
                     pre_depth = if tag.closing {
                         pre_depth.saturating_sub(1)
@@ -1065,7 +1190,8 @@ pub fn html_to_text(html: &str) -> String {
         let end = rest.find('<').unwrap_or(rest.len());
         let (chunk, tail) = rest.split_at(end);
         rest = tail;
-        let decoded = decode_entities(chunk);
+        // The quote markers must only come from tags.
+        let decoded = decode_entities(chunk).replace([QUOTE_OPEN, QUOTE_CLOSE], "");
         if pre_depth > 0 {
             out.push_str(&decoded.replace('\u{a0}', " "));
         } else {
@@ -1106,9 +1232,25 @@ fn ensure_breaks(out: &mut String, n: usize) {
 fn tidy_lines(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut empty = 0usize;
+    let mut depth = 0usize;
     for line in s.split('\n') {
-        let line = line.trim_matches(|c: char| c == ' ' || c == '\t');
-        if line.is_empty() {
+        // Quote markers set the depth; a line is quoted at the depth where its text starts.
+        let mut text = String::with_capacity(line.len());
+        let mut line_depth = None;
+        for c in line.chars() {
+            match c {
+                QUOTE_OPEN => depth += 1,
+                QUOTE_CLOSE => depth = depth.saturating_sub(1),
+                c => {
+                    if line_depth.is_none() && !c.is_whitespace() {
+                        line_depth = Some(depth);
+                    }
+                    text.push(c);
+                }
+            }
+        }
+        let text = text.trim_matches(|c: char| c == ' ' || c == '\t');
+        if text.is_empty() {
             empty += 1;
             continue;
         }
@@ -1116,10 +1258,18 @@ fn tidy_lines(s: &str) -> String {
             out.push_str(if empty > 0 { "\n\n" } else { "\n" });
         }
         empty = 0;
-        out.push_str(line);
+        for _ in 0..line_depth.unwrap_or(depth) {
+            out.push_str("> ");
+        }
+        out.push_str(text);
     }
     out
 }
+
+/// Private-use characters that mark where a `blockquote` opens and closes while converting.
+const QUOTE_OPEN: char = '\u{E000}';
+/// See [`QUOTE_OPEN`].
+const QUOTE_CLOSE: char = '\u{E001}';
 
 /// A parsed start or end tag.
 #[derive(Debug)]
@@ -1268,7 +1418,7 @@ fn decode_entities(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::tree::{LeafBody, Multipart, Part, StoredEncoding, StoredRef};
+    use crate::message::tree::{LeafBody, Multipart, Part};
 
     fn crlf(s: &str) -> Vec<u8> {
         s.replace('\n', "\r\n").into_bytes()
@@ -1772,5 +1922,64 @@ mod tests {
         assert_eq!(md.subject, "outer");
         assert_eq!(md.text, "outer text\ninner text");
         assert_eq!(md.html.len(), 2);
+    }
+
+    #[test]
+    fn blockquotes_become_quoted_lines_and_leave_the_intro() {
+        let html = "<p>Sure.</p><blockquote><p>Can you</p><blockquote>nested</blockquote>send it?</blockquote><p>Bye</p>";
+        assert_eq!(
+            html_to_text(html),
+            "Sure.\n\n> Can you\n\n> > nested\n\n> send it?\n\nBye"
+        );
+        let md = run(&leaf("", "text/html", None, html.as_bytes()));
+        assert_eq!(md.intro, "Sure. Bye");
+        // Marker characters in the input cannot fake a quote.
+        assert_eq!(html_to_text("a\u{E000}b"), "ab");
+    }
+
+    #[test]
+    fn rfc2231_filenames_use_the_declared_charset_for_every_segment() {
+        let v = "attachment; filename*0*=iso-8859-1'de'Gr%F6%DFe%20und%20; filename*1*=Ma%DFe; filename*2=\".txt\"";
+        assert_eq!(
+            header_param(v, "filename").as_deref(),
+            Some("Größe und Maße.txt")
+        );
+        let v = "application/pdf; name*0=\"a;b_\"; name*1=\"c.pdf\"";
+        assert_eq!(header_param(v, "name").as_deref(), Some("a;b_c.pdf"));
+        assert_eq!(
+            header_param("inline; filename=\"x\\\"y\"", "filename").as_deref(),
+            Some("x\"y")
+        );
+        assert_eq!(
+            header_param("inline; filename*=bad%zz", "filename").as_deref(),
+            Some("bad%zz")
+        );
+        assert_eq!(header_param("inline", "filename"), None);
+        let v = "attachment; filename=\"=?UTF-8?B?w6TDtsO8LnR4dA==?=\"";
+        let node = stored(
+            &format!("Content-Disposition: {v}\n"),
+            "text/plain",
+            None,
+            "ATT00001",
+            3,
+        );
+        let mut blobs = HashMap::new();
+        blobs.insert("hash-ATT00001".to_owned(), b"abc".to_vec());
+        let md = extract(&node, &blobs).expect("extract");
+        assert_eq!(md.attachments[0].filename, "äöü.txt");
+    }
+
+    #[test]
+    fn a_multipart_without_boundary_is_not_an_attachment() {
+        let node = stored(
+            "Content-Type: multipart/mixed\n",
+            "multipart/mixed",
+            None,
+            "ATT00001",
+            40,
+        );
+        let md = run(&node);
+        assert!(md.attachments.is_empty());
+        assert!(!md.has_attachments);
     }
 }
