@@ -69,10 +69,10 @@ impl Services {
     /// Announces a change for `user`. A notifier failure is logged, not returned: the change is
     /// stored and the journal holds it; listeners catch up on their next poll.
     pub(crate) async fn notify(&self, user: UserId) {
-        if let Some(n) = &self.notifier {
-            if let Err(e) = n.publish(&user.to_string(), None).await {
-                tracing::warn!(%user, error = %e, "change notification failed");
-            }
+        if let Some(n) = &self.notifier
+            && let Err(e) = n.publish(&user.to_string(), None).await
+        {
+            tracing::warn!(%user, error = %e, "change notification failed");
         }
     }
 }

@@ -222,12 +222,11 @@ impl Services {
     /// Resolves a login name: an address (anything with `@` that resolves as one) or a username.
     pub async fn resolve_user(&self, name: &str) -> Result<User> {
         let name = name.trim();
-        if name.contains('@') {
-            if let Ok(addr) = self.resolve_address(name, false).await {
-                if let Some(uid) = addr.user {
-                    return self.get_user(uid).await;
-                }
-            }
+        if name.contains('@')
+            && let Ok(addr) = self.resolve_address(name, false).await
+            && let Some(uid) = addr.user
+        {
+            return self.get_user(uid).await;
         }
         self.backend
             .users

@@ -112,11 +112,9 @@ impl MailboxView {
             }
             let Some(uid) = e.uid else { continue };
             match e.command {
-                Some(JournalCommand::Exists) => {
-                    if self.seq(uid).is_none() {
-                        self.add(uid);
-                        added = true;
-                    }
+                Some(JournalCommand::Exists) if self.seq(uid).is_none() => {
+                    self.add(uid);
+                    added = true;
                 }
                 Some(JournalCommand::Expunge) => {
                     if let Some(seq) = self.remove(uid) {

@@ -16,6 +16,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::Result;
+
+#[cfg(feature = "scale-out")]
+pub mod mongo;
 use crate::model::{
     Address, AddressId, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
     ModSeq, SpecialUse, Timestamp, Uid, UidSet, User, UserId, UserUpdate,
@@ -186,6 +189,9 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
         uids: &UidSet,
         target: &Mailbox,
     ) -> Result<(Vec<CopiedUid>, Vec<MessageMeta>)>;
+    /// Inserts message documents in one batch (metadata fields; the message body fields are
+    /// written by the ingest path once the message model's stored form is mapped).
+    async fn insert_messages(&self, metas: &[MessageMeta]) -> Result<()>;
     /// Deletes messages by id (within `mailbox`); returns how many were deleted.
     async fn delete_messages(&self, mailbox: MailboxId, ids: &[MessageId]) -> Result<u64>;
     /// Deletes all messages of a mailbox; returns the metadata of what was deleted.

@@ -1,0 +1,456 @@
+//! `messages`: metadata-level primitives (flags, copy, delete, counts) over WildDuck's fields.
+
+use async_trait::async_trait;
+use bson::{Bson, Document, doc};
+use futures::TryStreamExt as _;
+use mongodb::{Collection, Database};
+
+use super::{
+    backend, date, get_bool, get_date, get_i64, get_oid, get_str, get_strings, get_u64, num, oid,
+    strings, uid_condition, unum,
+};
+use crate::model::{
+    Flag, FlagOp, Flags, Mailbox, MailboxId, MessageId, MessageMeta, ModSeq, ThreadId, Timestamp,
+    Uid, UidSet, UserId,
+};
+use crate::store::{CopiedUid, FlagChange, FlagResult, MessageFilter, MessageStore};
+use crate::{Error, ErrorKind, Result};
+
+/// Fields a metadata read loads (never the MIME tree or texts).
+fn meta_projection() -> Document {
+    doc! {
+        "_id": 1, "root": 1, "user": 1, "mailbox": 1, "uid": 1, "modseq": 1, "thread": 1,
+        "idate": 1, "hdate": 1, "flags": 1, "size": 1, "msgid": 1, "subject": 1, "ha": 1,
+        "junk": 1, "magic": 1, "rdate": 1, "mimeTree.attachmentMap": 1,
+    }
+}
+
+/// `messages` collection.
+#[derive(Debug, Clone)]
+pub struct MongoMessages {
+    coll: Collection<Document>,
+    mailboxes: Collection<Document>,
+}
+
+impl MongoMessages {
+    /// Over `db.messages` (and `db.mailboxes` for MODSEQ allocation).
+    pub fn new(db: Database) -> Self {
+        Self {
+            coll: db.collection("messages"),
+            mailboxes: db.collection("mailboxes"),
+        }
+    }
+
+    /// Inserts message documents built from metadata (`flags` and its denormalised booleans,
+    /// dates as BSON dates). Used by the service's append path and by tests.
+    pub async fn insert_meta(&self, metas: &[MessageMeta]) -> Result<()> {
+        if metas.is_empty() {
+            return Ok(());
+        }
+        self.coll
+            .insert_many(metas.iter().map(meta_doc))
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn next_modseq(&self, mailbox: MailboxId) -> Result<ModSeq> {
+        let d = self
+            .mailboxes
+            .find_one_and_update(
+                doc! { "_id": oid(mailbox.0) },
+                doc! { "$inc": { "modifyIndex": 1 } },
+            )
+            .projection(doc! { "modifyIndex": 1 })
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| Error::not_found("no such mailbox"))?;
+        Ok(ModSeq(get_u64(&d, "modifyIndex")))
+    }
+}
+
+/// The boolean fields WildDuck derives from `flags`.
+fn flag_fields(flags: &Flags, d: &mut Document) {
+    let deleted = flags.contains(&Flag::Deleted);
+    d.insert("flags", strings(&flags.to_strings()));
+    d.insert("unseen", !flags.contains(&Flag::Seen));
+    d.insert("flagged", flags.contains(&Flag::Flagged));
+    d.insert("undeleted", !deleted);
+    d.insert("draft", flags.contains(&Flag::Draft));
+    d.insert("searchable", !deleted);
+}
+
+pub(crate) fn meta_doc(m: &MessageMeta) -> Document {
+    let mut d = doc! {
+        "_id": oid(m.id.0),
+        "root": oid(m.root.0),
+        "v": "1.0",
+        "user": oid(m.user.0),
+        "mailbox": oid(m.mailbox.0),
+        "uid": num(i64::from(m.uid.0)),
+        "modseq": unum(m.modseq.0),
+        "idate": date(m.idate),
+        "hdate": date(m.hdate),
+        "size": unum(m.size),
+        "msgid": m.msgid.clone().unwrap_or_default(),
+        "subject": &m.subject,
+        "ha": m.has_attachments,
+        "junk": m.junk,
+        "magic": num(i64::from(m.magic)),
+        "exp": m.rdate.is_some(),
+        "rdate": m.rdate.map(|t| num(t.0)).unwrap_or(Bson::Int32(0)),
+    };
+    if let Some(t) = m.thread {
+        d.insert("thread", oid(t.0));
+    }
+    if !m.blobs.is_empty() {
+        let mut map = Document::new();
+        for (i, h) in m.blobs.iter().enumerate() {
+            if let Ok(id) = super::attachments::file_id(h) {
+                map.insert(format!("ATT{:05}", i + 1), id);
+            }
+        }
+        d.insert("mimeTree", doc! { "attachmentMap": map });
+    }
+    flag_fields(&m.flags, &mut d);
+    d
+}
+
+pub(crate) fn meta_from(d: &Document) -> Option<MessageMeta> {
+    let id = MessageId(get_oid(d, "_id")?);
+    let mut blobs: Vec<String> = d
+        .get_document("mimeTree")
+        .ok()
+        .and_then(|t| t.get_document("attachmentMap").ok())
+        .map(|m| {
+            m.values()
+                .filter_map(|v| match v {
+                    Bson::String(s) => Some(s.clone()),
+                    Bson::ObjectId(o) => Some(o.to_hex()),
+                    Bson::Binary(b) => Some(super::attachments::hex_encode(&b.bytes)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    blobs.sort();
+    blobs.dedup();
+    let rdate = get_i64(d, "rdate");
+    Some(MessageMeta {
+        id,
+        root: get_oid(d, "root").map(MessageId).unwrap_or(id),
+        user: UserId(get_oid(d, "user")?),
+        mailbox: MailboxId(get_oid(d, "mailbox")?),
+        uid: Uid(u32::try_from(get_u64(d, "uid")).unwrap_or(0)),
+        modseq: ModSeq(get_u64(d, "modseq")),
+        thread: get_oid(d, "thread").map(ThreadId),
+        idate: get_date(d, "idate"),
+        hdate: get_date(d, "hdate"),
+        flags: Flags::from_stored(get_strings(d, "flags")),
+        size: get_u64(d, "size"),
+        msgid: Some(get_str(d, "msgid")).filter(|s| !s.is_empty()),
+        subject: get_str(d, "subject"),
+        has_attachments: get_bool(d, "ha"),
+        junk: get_bool(d, "junk"),
+        magic: u32::try_from(get_u64(d, "magic")).unwrap_or(0),
+        rdate: (get_bool(d, "exp") && rdate > 0).then_some(Timestamp(rdate)),
+        blobs,
+    })
+}
+
+fn filter_doc(mailbox: MailboxId, f: &MessageFilter) -> Document {
+    let mut q = doc! { "mailbox": oid(mailbox.0) };
+    if let Some(set) = &f.uids
+        && let Some(c) = uid_condition(set)
+    {
+        q.extend(c);
+    }
+    if let Some(m) = f.changed_since {
+        q.insert("modseq", doc! { "$gt": unum(m.0) });
+    }
+    if f.deleted_only {
+        q.insert("undeleted", false);
+    }
+    q
+}
+
+#[async_trait]
+impl MessageStore for MongoMessages {
+    async fn find_meta(
+        &self,
+        mailbox: MailboxId,
+        filter: &MessageFilter,
+    ) -> Result<Vec<MessageMeta>> {
+        let docs: Vec<Document> = self
+            .coll
+            .find(filter_doc(mailbox, filter))
+            .projection(meta_projection())
+            .sort(doc! { "uid": 1 })
+            .batch_size(2500)
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs.iter().filter_map(meta_from).collect())
+    }
+
+    async fn list_uids(&self, mailbox: MailboxId) -> Result<Vec<Uid>> {
+        let docs: Vec<Document> = self
+            .coll
+            .find(doc! { "mailbox": oid(mailbox.0) })
+            .projection(doc! { "_id": 0, "uid": 1 })
+            .sort(doc! { "uid": 1 })
+            .batch_size(10_000)
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| u32::try_from(get_u64(d, "uid")).ok().map(Uid))
+            .collect())
+    }
+
+    async fn counts(&self, mailbox: MailboxId) -> Result<(u64, u64)> {
+        let docs: Vec<Document> = self
+            .coll
+            .find(doc! { "mailbox": oid(mailbox.0) })
+            .projection(doc! { "_id": 0, "unseen": 1 })
+            .batch_size(10_000)
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        let unseen = docs.iter().filter(|d| get_bool(d, "unseen")).count() as u64;
+        Ok((docs.len() as u64, unseen))
+    }
+
+    async fn set_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        op: &FlagOp,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<FlagResult> {
+        let filter = MessageFilter {
+            uids: Some(uids.clone()),
+            ..Default::default()
+        };
+        let mut result = FlagResult::default();
+        let mut pending = self.find_meta(mailbox, &filter).await?;
+        // Optimistic concurrency: each update is guarded by the MODSEQ read; rows changed in
+        // between are read again and recomputed (bounded retries).
+        for _attempt in 0..5 {
+            let mut writes: Vec<(MessageMeta, Flags)> = Vec::new();
+            for m in pending.drain(..) {
+                if unchanged_since.is_some_and(|u| m.modseq > u) {
+                    result.refused.push(m.uid);
+                    continue;
+                }
+                let new = m.flags.apply(op);
+                if !new.same_set(&m.flags) {
+                    writes.push((m, new));
+                }
+            }
+            if writes.is_empty() {
+                break;
+            }
+            let modseq = match result.modseq {
+                Some(m) => m,
+                None => {
+                    let m = self.next_modseq(mailbox).await?;
+                    result.modseq = Some(m);
+                    m
+                }
+            };
+            let updates: Vec<Document> = writes
+                .iter()
+                .map(|(m, new)| {
+                    let mut set = doc! { "modseq": unum(modseq.0) };
+                    flag_fields(new, &mut set);
+                    doc! {
+                        "q": { "_id": oid(m.id.0), "mailbox": oid(mailbox.0), "uid": num(i64::from(m.uid.0)), "modseq": unum(m.modseq.0) },
+                        "u": { "$set": set },
+                    }
+                })
+                .collect();
+            let reply = self
+                .coll
+                .client()
+                .database(self.coll.namespace().db.as_str())
+                .run_command(
+                    doc! { "update": self.coll.name(), "updates": updates, "ordered": false },
+                )
+                .await
+                .map_err(backend)?;
+            let n = u64::try_from(get_i64(&reply, "n")).unwrap_or(0);
+            let all = n as usize == writes.len();
+            let mut lost = Vec::new();
+            if !all {
+                // Find out which ones applied: those now carrying our MODSEQ.
+                let ids: Vec<Bson> = writes
+                    .iter()
+                    .map(|(m, _)| Bson::ObjectId(oid(m.id.0)))
+                    .collect();
+                let docs: Vec<Document> = self
+                    .coll
+                    .find(doc! { "_id": { "$in": ids }, "mailbox": oid(mailbox.0) })
+                    .projection(meta_projection())
+                    .await
+                    .map_err(backend)?
+                    .try_collect()
+                    .await
+                    .map_err(backend)?;
+                let now: Vec<MessageMeta> = docs.iter().filter_map(meta_from).collect();
+                for (m, new) in writes.drain(..) {
+                    match now.iter().find(|x| x.id == m.id) {
+                        Some(x) if x.modseq == modseq && x.flags.same_set(&new) => {
+                            push_change(&mut result, &m, new, modseq)
+                        }
+                        Some(x) => lost.push(x.clone()),
+                        None => {} // expunged meanwhile
+                    }
+                }
+            } else {
+                for (m, new) in writes.drain(..) {
+                    push_change(&mut result, &m, new, modseq);
+                }
+            }
+            if lost.is_empty() {
+                break;
+            }
+            pending = lost;
+        }
+        result.changed.sort_by_key(|c| c.uid);
+        result.refused.sort();
+        Ok(result)
+    }
+
+    async fn copy_messages(
+        &self,
+        source: MailboxId,
+        uids: &UidSet,
+        target: &Mailbox,
+    ) -> Result<(Vec<CopiedUid>, Vec<MessageMeta>)> {
+        let mut q = doc! { "mailbox": oid(source.0) };
+        if let Some(c) = uid_condition(uids) {
+            q.extend(c);
+        }
+        let docs: Vec<Document> = self
+            .coll
+            .find(q)
+            .sort(doc! { "uid": 1 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        if docs.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let n = u32::try_from(docs.len()).map_err(|_| Error::invalid("too many messages"))?;
+        let alloc = self
+            .mailboxes
+            .find_one_and_update(
+                doc! { "_id": oid(target.id.0), "user": oid(target.user.0) },
+                doc! { "$inc": { "uidNext": num(i64::from(n)), "modifyIndex": 1 } },
+            )
+            .projection(doc! { "uidNext": 1, "modifyIndex": 1 })
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| Error::not_found("no such mailbox"))?;
+        let first = get_i64(&alloc, "uidNext") - i64::from(n);
+        let first = u32::try_from(first).map_err(|_| Error::new(ErrorKind::Backend, "uidNext"))?;
+        let modseq = get_u64(&alloc, "modifyIndex");
+        let mut pairs = Vec::with_capacity(docs.len());
+        let mut metas = Vec::with_capacity(docs.len());
+        let mut new_docs = Vec::with_capacity(docs.len());
+        for (i, d) in docs.into_iter().enumerate() {
+            let Some(src) = meta_from(&d) else { continue };
+            let new_uid = Uid(first + u32::try_from(i).unwrap_or(0));
+            let new_id = MessageId::new();
+            let mut nd = d;
+            nd.insert("_id", oid(new_id.0));
+            nd.insert("mailbox", oid(target.id.0));
+            nd.insert("uid", num(i64::from(new_uid.0)));
+            nd.insert("modseq", unum(modseq));
+            nd.insert(
+                "junk",
+                target.special_use == Some(crate::model::SpecialUse::Junk),
+            );
+            nd.remove("copied");
+            pairs.push(CopiedUid {
+                source: src.uid,
+                target: new_uid,
+                id: new_id,
+                size: src.size,
+            });
+            let mut meta = src;
+            meta.id = new_id;
+            meta.mailbox = target.id;
+            meta.uid = new_uid;
+            meta.modseq = ModSeq(modseq);
+            metas.push(meta);
+            new_docs.push(nd);
+        }
+        self.coll.insert_many(new_docs).await.map_err(backend)?;
+        Ok((pairs, metas))
+    }
+
+    async fn delete_messages(&self, mailbox: MailboxId, ids: &[MessageId]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Bson> = ids.iter().map(|i| Bson::ObjectId(oid(i.0))).collect();
+        let r = self
+            .coll
+            .delete_many(doc! { "mailbox": oid(mailbox.0), "_id": { "$in": ids } })
+            .await
+            .map_err(backend)?;
+        Ok(r.deleted_count)
+    }
+
+    async fn delete_mailbox_messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        let metas = self.find_meta(mailbox, &MessageFilter::default()).await?;
+        if !metas.is_empty() {
+            self.coll
+                .delete_many(doc! { "mailbox": oid(mailbox.0) })
+                .await
+                .map_err(backend)?;
+        }
+        Ok(metas)
+    }
+
+    async fn sum_sizes(&self, user: UserId) -> Result<i64> {
+        let mut cur = self
+            .coll
+            .aggregate(vec![
+                doc! { "$match": { "user": oid(user.0) } },
+                doc! { "$group": { "_id": Bson::Null, "storageUsed": { "$sum": "$size" } } },
+            ])
+            .await
+            .map_err(backend)?;
+        let first = cur.try_next().await.map_err(backend)?;
+        Ok(first.map(|d| get_i64(&d, "storageUsed")).unwrap_or(0))
+    }
+
+    async fn insert_messages(&self, metas: &[MessageMeta]) -> Result<()> {
+        self.insert_meta(metas).await
+    }
+}
+
+fn push_change(result: &mut FlagResult, m: &MessageMeta, new: Flags, modseq: ModSeq) {
+    let seen_changed = m.flags.contains(&Flag::Seen) != new.contains(&Flag::Seen);
+    result.changed.push(FlagChange {
+        id: m.id,
+        uid: m.uid,
+        flags: new,
+        modseq,
+        seen_changed,
+    });
+}

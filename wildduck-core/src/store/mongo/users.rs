@@ -1,0 +1,358 @@
+//! `users` and `addresses`.
+
+use async_trait::async_trait;
+use bson::{Bson, Document, doc};
+use futures::TryStreamExt as _;
+use mongodb::{Collection, Database};
+
+use super::{
+    backend, date, get_bool, get_date, get_i64, get_oid, get_opt_str, get_str, get_strings,
+    get_u64, oid, strings, unum,
+};
+use crate::Result;
+use crate::model::{Address, AddressId, User, UserId, UserLimits, UserUpdate};
+use crate::service::users::unameview;
+use crate::store::{AddressStore, UserStore};
+
+/// `users` collection.
+#[derive(Debug, Clone)]
+pub struct MongoUsers {
+    coll: Collection<Document>,
+}
+
+impl MongoUsers {
+    /// Over `db.users`.
+    pub fn new(db: Database) -> Self {
+        Self {
+            coll: db.collection("users"),
+        }
+    }
+}
+
+fn opt_num(d: &mut Document, key: &str, v: Option<u64>) {
+    if let Some(v) = v {
+        d.insert(key, unum(v));
+    }
+}
+
+fn user_doc(u: &User) -> Document {
+    let mut d = doc! {
+        "_id": oid(u.id.0),
+        "username": &u.username,
+        "unameview": unameview(&u.username),
+        "name": &u.name,
+        "address": u.address.clone().map(Bson::String).unwrap_or(Bson::String(String::new())),
+        "language": u.language.clone().map(Bson::String).unwrap_or(Bson::Null),
+        "password": &u.password,
+        "authVersion": super::num(u.auth_version),
+        "enabled2fa": [],
+        "seed": "",
+        "requirePasswordChange": false,
+        "storageUsed": super::num(u.storage_used),
+        "quota": unum(u.quota),
+        "retention": unum(u.retention),
+        "tags": strings(&u.tags),
+        "tagsview": strings(&u.tags.iter().map(|t| t.to_lowercase()).collect::<Vec<_>>()),
+        "disabledScopes": strings(&u.disabled_scopes),
+        "targets": [],
+        "autoreply": false,
+        "uploadSentMessages": false,
+        "pubKey": "",
+        "encryptMessages": false,
+        "encryptForwarded": false,
+        "spamLevel": 50,
+        "activated": u.activated,
+        "disabled": u.disabled,
+        "suspended": u.suspended,
+        "created": date(u.created),
+    };
+    let l = &u.limits;
+    opt_num(&mut d, "recipients", l.recipients);
+    opt_num(&mut d, "forwards", l.forwards);
+    opt_num(&mut d, "imapMaxUpload", l.imap_max_upload);
+    opt_num(&mut d, "imapMaxDownload", l.imap_max_download);
+    opt_num(&mut d, "pop3MaxDownload", l.pop3_max_download);
+    opt_num(&mut d, "pop3MaxMessages", l.pop3_max_messages);
+    opt_num(&mut d, "imapMaxConnections", l.imap_max_connections);
+    opt_num(&mut d, "receivedMax", l.received_max);
+    d
+}
+
+fn opt_u64(d: &Document, key: &str) -> Option<u64> {
+    d.contains_key(key)
+        .then(|| get_u64(d, key))
+        .filter(|v| *v > 0)
+}
+
+fn user_from(d: &Document) -> Option<User> {
+    Some(User {
+        id: UserId(get_oid(d, "_id")?),
+        username: get_str(d, "username"),
+        name: get_str(d, "name"),
+        address: get_opt_str(d, "address"),
+        language: get_opt_str(d, "language"),
+        password: get_str(d, "password"),
+        auth_version: get_i64(d, "authVersion"),
+        quota: get_u64(d, "quota"),
+        storage_used: get_i64(d, "storageUsed"),
+        retention: get_u64(d, "retention"),
+        tags: get_strings(d, "tags"),
+        disabled_scopes: get_strings(d, "disabledScopes"),
+        disabled: get_bool(d, "disabled"),
+        suspended: get_bool(d, "suspended"),
+        activated: get_bool(d, "activated"),
+        limits: UserLimits {
+            recipients: opt_u64(d, "recipients"),
+            forwards: opt_u64(d, "forwards"),
+            imap_max_upload: opt_u64(d, "imapMaxUpload"),
+            imap_max_download: opt_u64(d, "imapMaxDownload"),
+            pop3_max_download: opt_u64(d, "pop3MaxDownload"),
+            pop3_max_messages: opt_u64(d, "pop3MaxMessages"),
+            imap_max_connections: opt_u64(d, "imapMaxConnections"),
+            received_max: opt_u64(d, "receivedMax"),
+        },
+        created: get_date(d, "created"),
+    })
+}
+
+#[async_trait]
+impl UserStore for MongoUsers {
+    async fn insert_user(&self, user: &User) -> Result<()> {
+        self.coll
+            .insert_one(user_doc(user))
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>> {
+        let d = self
+            .coll
+            .find_one(doc! { "_id": oid(id.0) })
+            .await
+            .map_err(backend)?;
+        Ok(d.as_ref().and_then(user_from))
+    }
+
+    async fn find_user_by_unameview(&self, view: &str) -> Result<Option<User>> {
+        let d = self
+            .coll
+            .find_one(doc! { "unameview": view })
+            .await
+            .map_err(backend)?;
+        Ok(d.as_ref().and_then(user_from))
+    }
+
+    async fn update_user(&self, id: UserId, u: &UserUpdate) -> Result<bool> {
+        let mut set = Document::new();
+        let mut inc = Document::new();
+        if let Some(v) = &u.name {
+            set.insert("name", v);
+        }
+        if let Some(v) = &u.password {
+            set.insert("password", v);
+            inc.insert("authVersion", 1);
+        }
+        if let Some(v) = &u.address {
+            set.insert("address", v);
+        }
+        if let Some(v) = &u.language {
+            set.insert("language", v);
+        }
+        if let Some(v) = u.quota {
+            set.insert("quota", unum(v));
+        }
+        if let Some(v) = u.retention {
+            set.insert("retention", unum(v));
+        }
+        if let Some(v) = &u.tags {
+            set.insert("tags", strings(v));
+            let view: Vec<String> = v.iter().map(|t| t.to_lowercase()).collect();
+            set.insert("tagsview", strings(&view));
+        }
+        if let Some(v) = &u.disabled_scopes {
+            set.insert("disabledScopes", strings(v));
+        }
+        if let Some(v) = u.disabled {
+            set.insert("disabled", v);
+        }
+        if let Some(v) = u.suspended {
+            set.insert("suspended", v);
+        }
+        let mut update = Document::new();
+        if !set.is_empty() {
+            update.insert("$set", set);
+        }
+        if !inc.is_empty() {
+            update.insert("$inc", inc);
+        }
+        let filter = doc! { "_id": oid(id.0) };
+        if update.is_empty() {
+            return Ok(self.coll.count_documents(filter).await.map_err(backend)? > 0);
+        }
+        let r = self
+            .coll
+            .update_one(filter, update)
+            .await
+            .map_err(backend)?;
+        Ok(r.matched_count > 0)
+    }
+
+    async fn rehash_password(&self, id: UserId, hash: &str) -> Result<()> {
+        self.coll
+            .update_one(
+                doc! { "_id": oid(id.0) },
+                doc! { "$set": { "password": hash } },
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool> {
+        let r = self
+            .coll
+            .delete_one(doc! { "_id": oid(id.0) })
+            .await
+            .map_err(backend)?;
+        Ok(r.deleted_count > 0)
+    }
+
+    async fn inc_storage(&self, id: UserId, delta: i64) -> Result<()> {
+        if delta == 0 {
+            return Ok(());
+        }
+        self.coll
+            .update_one(
+                doc! { "_id": oid(id.0) },
+                doc! { "$inc": { "storageUsed": super::num(delta) } },
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn set_storage(&self, id: UserId, value: i64) -> Result<()> {
+        self.coll
+            .update_one(
+                doc! { "_id": oid(id.0) },
+                doc! { "$set": { "storageUsed": super::num(value) } },
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// `addresses` collection.
+#[derive(Debug, Clone)]
+pub struct MongoAddresses {
+    coll: Collection<Document>,
+}
+
+impl MongoAddresses {
+    /// Over `db.addresses`.
+    pub fn new(db: Database) -> Self {
+        Self {
+            coll: db.collection("addresses"),
+        }
+    }
+}
+
+fn address_doc(a: &Address) -> Document {
+    let mut d = doc! {
+        "_id": oid(a.id.0),
+        "address": &a.address,
+        "addrview": &a.addrview,
+        "name": a.name.clone().unwrap_or_default(),
+        "tags": strings(&a.tags),
+        "tagsview": strings(&a.tags.iter().map(|t| t.to_lowercase()).collect::<Vec<_>>()),
+        "created": date(a.created),
+    };
+    if let Some(u) = a.user {
+        d.insert("user", oid(u.0));
+    }
+    d
+}
+
+fn address_from(d: &Document) -> Option<Address> {
+    Some(Address {
+        id: AddressId(get_oid(d, "_id")?),
+        user: get_oid(d, "user").map(UserId),
+        address: get_str(d, "address"),
+        addrview: get_str(d, "addrview"),
+        name: get_opt_str(d, "name"),
+        tags: get_strings(d, "tags"),
+        created: get_date(d, "created"),
+    })
+}
+
+#[async_trait]
+impl AddressStore for MongoAddresses {
+    async fn insert_address(&self, a: &Address) -> Result<()> {
+        self.coll
+            .insert_one(address_doc(a))
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_address(&self, id: AddressId) -> Result<Option<Address>> {
+        let d = self
+            .coll
+            .find_one(doc! { "_id": oid(id.0) })
+            .await
+            .map_err(backend)?;
+        Ok(d.as_ref().and_then(address_from))
+    }
+
+    async fn find_addresses(&self, views: &[String]) -> Result<Vec<Address>> {
+        if views.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = match views {
+            [one] => doc! { "addrview": one },
+            _ => doc! { "addrview": { "$in": strings(views) } },
+        };
+        let docs: Vec<Document> = self
+            .coll
+            .find(filter)
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs.iter().filter_map(address_from).collect())
+    }
+
+    async fn list_addresses(&self, user: UserId) -> Result<Vec<Address>> {
+        let docs: Vec<Document> = self
+            .coll
+            .find(doc! { "user": oid(user.0) })
+            .sort(doc! { "addrview": 1 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs.iter().filter_map(address_from).collect())
+    }
+
+    async fn delete_address(&self, user: UserId, id: AddressId) -> Result<bool> {
+        let r = self
+            .coll
+            .delete_one(doc! { "_id": oid(id.0), "user": oid(user.0) })
+            .await
+            .map_err(backend)?;
+        Ok(r.deleted_count > 0)
+    }
+
+    async fn delete_user_addresses(&self, user: UserId) -> Result<u64> {
+        let r = self
+            .coll
+            .delete_many(doc! { "user": oid(user.0) })
+            .await
+            .map_err(backend)?;
+        Ok(r.deleted_count)
+    }
+}
