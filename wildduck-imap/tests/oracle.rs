@@ -136,3 +136,26 @@ mod property {
         }
     }
 }
+
+/// The oracle comparison is not vacuous: a model that differs from what was written is caught.
+#[test]
+fn oracle_detects_a_mismatch() {
+    use wildduck_core::message::bodystructure::BodyStructure;
+    let root = normalize_and_parse(b"Subject: s\r\nFrom: a@b\r\n\r\nbody\r\n");
+    let env = envelope(&root.header);
+    let bs = body_structure(&root);
+    let line = common::fetch_line(1, &common::fetch_items(&env, &bs, false));
+    let mut wrong_size = bs.clone();
+    if let BodyStructure::Single(s) = &mut wrong_size {
+        s.size += 1;
+    }
+    let mut wrong_subject = env.clone();
+    wrong_subject.subject = Some(b"t".to_vec());
+    for (e, b) in [(&env, &wrong_size), (&wrong_subject, &bs)] {
+        let caught = std::panic::catch_unwind(|| {
+            common::check_fetch(&line, e, b, false, "mutated");
+        });
+        assert!(caught.is_err(), "a wrong model passed the oracle");
+    }
+    assert!(common::check_fetch(&line, &env, &bs, false, "original").is_empty());
+}
