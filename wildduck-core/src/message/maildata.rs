@@ -1982,4 +1982,47 @@ mod tests {
         assert!(md.attachments.is_empty());
         assert!(!md.has_attachments);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn text_helpers_never_panic(s in "\\PC{0,400}") {
+            let intro = create_intro(&s);
+            proptest::prop_assert!(intro.chars().count() <= MAX_INTRO + 1);
+            let _ = normalize_subject(&s);
+            let _ = html_to_text(&s);
+            let _ = text_to_html(&s);
+            let _ = decode_words(&s);
+            let _ = header_param(&s, "filename");
+            let _ = truncate_indexed(s.repeat(4));
+            let _ = decode_flowed(&s, true);
+        }
+
+        #[test]
+        fn extract_never_panics_on_mime_like_bytes(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b"Content-Type: multipart/mixed; boundary=x\r\n".to_vec()),
+                    proptest::strategy::Just(b"Content-Type: text/html; charset=shift_jis\r\n".to_vec()),
+                    proptest::strategy::Just(b"Content-Transfer-Encoding: quoted-printable\r\n".to_vec()),
+                    proptest::strategy::Just(b"Content-Transfer-Encoding: base64\r\n".to_vec()),
+                    proptest::strategy::Just(b"Content-Disposition: attachment; filename*0*=utf-8''%E2%82; filename*1*=%AC\r\n".to_vec()),
+                    proptest::strategy::Just(b"Subject: =?utf-8?q?=E2=82?= Re: [x]\r\n".to_vec()),
+                    proptest::strategy::Just(b"\r\n--x\r\n".to_vec()),
+                    proptest::strategy::Just(b"\r\n".to_vec()),
+                    proptest::strategy::Just(b"<p>a &amp; <img src=cid:y></p>".to_vec()),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+                ],
+                0..24,
+            )
+        ) {
+            let raw: Vec<u8> = parts.concat();
+            let mut tree = crate::message::parse::normalize_and_parse(&raw);
+            let blobs = crate::message::split::split(&mut tree);
+            let src: HashMap<String, Vec<u8>> = blobs.into_iter().map(|b| (b.hash, b.data)).collect();
+            let md = extract(&tree, &src);
+            proptest::prop_assert!(md.is_ok());
+        }
+    }
 }
