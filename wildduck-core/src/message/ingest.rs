@@ -115,10 +115,10 @@ fn collect_hashes(node: &MimeNode, out: &mut Vec<String>) {
     use super::tree::{BodyContent, NodeBody};
     match &node.body {
         NodeBody::Leaf(leaf) => {
-            if let BodyContent::Stored(r) = &leaf.content {
-                if !out.contains(&r.hash) {
-                    out.push(r.hash.clone());
-                }
+            if let BodyContent::Stored(r) = &leaf.content
+                && !out.contains(&r.hash)
+            {
+                out.push(r.hash.clone());
             }
         }
         NodeBody::Multipart(m) => m.parts.iter().for_each(|p| collect_hashes(&p.node, out)),
