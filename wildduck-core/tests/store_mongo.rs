@@ -75,7 +75,19 @@ async fn command_counts_on_mongodb() {
             }
         })
         .collect();
-    b.messages.insert_messages(&metas).await.expect("insert");
+    let content = std::sync::Arc::new(
+        wildduck_core::message::ingest(b"Subject: t\r\n\r\nbody\r\n")
+            .expect("ingest")
+            .message,
+    );
+    let new: Vec<wildduck_core::store::NewMessage> = metas
+        .iter()
+        .map(|m| wildduck_core::store::NewMessage {
+            meta: m.clone(),
+            content: content.clone(),
+        })
+        .collect();
+    b.messages.insert_messages(&new).await.expect("insert");
 
     let before = store.command_count();
     let r = b

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::Result;
+use crate::message::StoredMessage;
 
 #[cfg(feature = "scale-out")]
 pub mod mongo;
@@ -154,6 +155,16 @@ pub struct CopiedUid {
     pub size: u64,
 }
 
+/// A message to insert: its metadata and its stored content (shared, since a copy to several
+/// mailboxes or a retry reuses it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    /// Metadata (ids, UID, flags, dates…).
+    pub meta: MessageMeta,
+    /// The stored form from [`crate::message::ingest`].
+    pub content: Arc<StoredMessage>,
+}
+
 /// Messages. The message body (MIME tree and derived fields) is handled by the backend as an opaque
 /// document next to [`MessageMeta`]; metadata-only reads never load it.
 #[async_trait]
@@ -189,9 +200,16 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
         uids: &UidSet,
         target: &Mailbox,
     ) -> Result<(Vec<CopiedUid>, Vec<MessageMeta>)>;
-    /// Inserts message documents in one batch (metadata fields; the message body fields are
-    /// written by the ingest path once the message model's stored form is mapped).
-    async fn insert_messages(&self, metas: &[MessageMeta]) -> Result<()>;
+    /// Inserts messages (metadata and stored content) in one batch. The content's blobs must
+    /// already be in the [`AttachmentStore`].
+    async fn insert_messages(&self, messages: &[NewMessage]) -> Result<()>;
+    /// Metadata and stored content of the messages at `uids` in one query, sorted by UID. The only
+    /// read that loads content; absent UIDs are skipped.
+    async fn load_messages(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+    ) -> Result<Vec<(MessageMeta, StoredMessage)>>;
     /// Deletes messages by id (within `mailbox`); returns how many were deleted.
     async fn delete_messages(&self, mailbox: MailboxId, ids: &[MessageId]) -> Result<u64>;
     /// Deletes all messages of a mailbox; returns the metadata of what was deleted.

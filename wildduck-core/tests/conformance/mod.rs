@@ -357,7 +357,19 @@ async fn messages(s: &Services) {
             }
         })
         .collect();
-    b.messages.insert_messages(&metas).await.expect("insert");
+    let content = std::sync::Arc::new(
+        wildduck_core::message::ingest(b"Subject: t\r\n\r\nbody\r\n")
+            .expect("ingest")
+            .message,
+    );
+    let new: Vec<wildduck_core::store::NewMessage> = metas
+        .iter()
+        .map(|m| wildduck_core::store::NewMessage {
+            meta: m.clone(),
+            content: content.clone(),
+        })
+        .collect();
+    b.messages.insert_messages(&new).await.expect("insert");
     assert_eq!(
         b.messages.list_uids(inbox.id).await.expect("uids"),
         (1..=5).map(Uid).collect::<Vec<_>>()
