@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use wildduck_core::message::parse::parse;
 use wildduck_core::message::rebuild::rebuild;
-use wildduck_core::message::section::{SectionKind, SectionSpec, decoded_part, fetch_section};
+use wildduck_core::message::section::{
+    SectionKind, SectionSpec, decoded_part, fetch_section, find_part,
+};
 use wildduck_core::message::split::split;
 use wildduck_core::message::tree::{BodySource, NoBlobs};
 use wildduck_core::message::{BodyContent, MimeNode, NodeBody};
@@ -204,6 +206,12 @@ fn nested_rfc822_two_levels_deep() {
             b"X-A: 1\r\n\r\n"
         );
         assert_eq!(section(root, src, &[2, 2], SectionKind::Text), b"deep body");
+        let inner2 = find_part(root, &[2, 2]).unwrap();
+        assert_eq!(inner2.header, b"Content-Type: message/rfc822\r\n");
+        assert!(
+            matches!(&inner2.body, NodeBody::Message(m) if m.header.starts_with(b"Subject: inner2"))
+        );
+        assert!(find_part(root, &[2, 3]).is_none());
         // The embedded message is not multipart: its part 1 is its body.
         assert_eq!(
             section(root, src, &[2, 2, 1], SectionKind::Full),

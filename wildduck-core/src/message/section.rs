@@ -105,6 +105,13 @@ fn locate<'a>(root: &'a MimeNode, part: &[u32]) -> Option<Located<'a>> {
     Some(cur)
 }
 
+/// The entity a FETCH part path names (`[]` is the message itself), with the same numbering as
+/// [`fetch_section`]; `None` when the part does not exist. For a non-multipart message, part 1 is the
+/// message node itself (its body is the part's content).
+pub fn find_part<'a>(root: &'a MimeNode, part: &[u32]) -> Option<&'a MimeNode> {
+    locate(root, part).map(|l| l.node)
+}
+
 /// A contiguous range of the rebuilt message, or bytes computed from the tree.
 enum Extract {
     Range(u64, u64),
