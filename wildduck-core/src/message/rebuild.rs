@@ -78,7 +78,7 @@ pub fn write_body(body: &NodeBody, src: &dyn BodySource, out: &mut Vec<u8>) -> R
 
 /// The node's exact bytes.
 pub fn rebuild(node: &MimeNode, src: &dyn BodySource) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(usize::try_from(size(node)).unwrap_or(0));
+    let mut out = Vec::with_capacity(capacity(size(node)));
     write_to(node, src, &mut out)?;
     Ok(out)
 }
@@ -100,7 +100,7 @@ pub fn rebuild_range(
         start,
         end,
         pos: 0,
-        out: Vec::with_capacity(usize::try_from(end - start).unwrap_or(0)),
+        out: Vec::with_capacity(capacity(end - start)),
     };
     w.node(node, src)?;
     Ok(w.out)
@@ -117,7 +117,7 @@ pub fn body_range(body: &NodeBody, src: &dyn BodySource, start: u64, len: u64) -
         start,
         end,
         pos: 0,
-        out: Vec::with_capacity(usize::try_from(end - start).unwrap_or(0)),
+        out: Vec::with_capacity(capacity(end - start)),
     };
     w.body(body, src)?;
     Ok(w.out)
@@ -232,6 +232,12 @@ impl RangeWriter {
         self.pos += len;
         Ok(())
     }
+}
+
+/// Pre-allocation for an output of `len` bytes. Sizes come from stored trees, so a corrupt record must
+/// not make us reserve absurd amounts up front; the vector still grows as needed.
+fn capacity(len: u64) -> usize {
+    usize::try_from(len.min(2 * crate::message::MAX_MESSAGE_SIZE as u64)).unwrap_or(0)
 }
 
 fn missing(hash: &str) -> Error {
