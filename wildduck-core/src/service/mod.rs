@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use crate::bus::Notifier;
+use crate::bus::{Locks, Notifier};
 use crate::model::UserId;
 use crate::store::Backend;
 use crate::{Error, ErrorKind};
 
 pub mod addresses;
 pub mod mailboxes;
+pub mod messages;
+pub mod threads;
 pub mod users;
 pub mod view;
 
@@ -40,6 +42,9 @@ pub struct Services {
     backend: Backend,
     notifier: Option<Arc<dyn Notifier>>,
     config: ServiceConfig,
+    /// Mailbox write locks (`mbwr:<mailbox>`) shared with other instances; `None` = no locking
+    /// (one process owns the data).
+    locks: Option<Arc<dyn Locks>>,
 }
 
 impl Services {
@@ -53,7 +58,16 @@ impl Services {
             backend,
             notifier,
             config,
+            locks: None,
         }
+    }
+
+    /// The same services, taking WildDuck's mailbox write lock (`mbwr:<mailbox>`) through `locks`
+    /// around EXPUNGE and MOVE, so instances (and WildDuck itself) never run them concurrently on
+    /// one mailbox.
+    pub fn with_locks(mut self, locks: Arc<dyn Locks>) -> Self {
+        self.locks = Some(locks);
+        self
     }
 
     /// The backend (for adapters' read paths that need a primitive directly).

@@ -22,7 +22,7 @@ use crate::message::StoredMessage;
 pub mod mongo;
 use crate::model::{
     Address, AddressId, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
-    ModSeq, SpecialUse, Timestamp, Uid, UidSet, User, UserId, UserUpdate,
+    ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, User, UserId, UserUpdate,
 };
 
 /// Users.
@@ -272,6 +272,25 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     async fn prune(&self, before: Timestamp) -> Result<u64>;
 }
 
+/// Threads (`threads` collection): groups of messages sharing a reference and a normalised
+/// subject (inventory §5.4).
+#[async_trait]
+pub trait ThreadStore: Send + Sync + std::fmt::Debug {
+    /// The id of `user`'s thread with exactly this normalised `subject` that shares at least one of
+    /// `references` (hashed reference ids); the thread's references are extended with the new ones
+    /// and its `updated` time refreshed. A new thread is created when none matches (always when
+    /// `references` is empty).
+    async fn resolve_thread(
+        &self,
+        user: UserId,
+        subject: &str,
+        references: &[String],
+    ) -> Result<ThreadId>;
+    /// The normalised subject and references of one of `user`'s threads, `None` when absent.
+    async fn get_thread(&self, user: UserId, id: ThreadId)
+    -> Result<Option<(String, Vec<String>)>>;
+}
+
 /// A backend: one handle per aggregate. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Backend {
@@ -287,4 +306,6 @@ pub struct Backend {
     pub attachments: Arc<dyn AttachmentStore>,
     /// Journal.
     pub journal: Arc<dyn JournalStore>,
+    /// Threads.
+    pub threads: Arc<dyn ThreadStore>,
 }

@@ -23,12 +23,14 @@ mod indexes;
 mod journal;
 mod mailboxes;
 mod messages;
+mod threads;
 mod users;
 
 pub use attachments::MongoAttachments;
 pub use journal::MongoJournal;
 pub use mailboxes::MongoMailboxes;
 pub use messages::MongoMessages;
+pub use threads::MongoThreads;
 pub use users::{MongoAddresses, MongoUsers};
 
 /// A connected MongoDB backend.
@@ -81,6 +83,7 @@ impl MongoStore {
             messages: Arc::new(MongoMessages::new(self.db.clone())),
             attachments: Arc::new(MongoAttachments::new(self.db.clone())),
             journal: Arc::new(MongoJournal::new(self.db.clone())),
+            threads: Arc::new(MongoThreads::new(self.db.clone())),
         }
     }
 

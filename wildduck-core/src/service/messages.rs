@@ -1,0 +1,791 @@
+//! Messages: append, copy, move, expunge, flag changes and fetch, with WildDuck's invariants
+//! (inventory §1.7, §1.8, §4.5–§4.8, §5.3) kept once, over the store primitives.
+//!
+//! Every use case writes in the same order whatever the backend: allocate UIDs and MODSEQ in one
+//! atomic step → attachment references → message documents → `storageUsed` → journal → notify.
+//! When a step fails, the steps before it are undone (references released, inserted documents
+//! removed), so no half-stored message is visible and the quota does not drift. A journal or
+//! notification failure after the data is stored is logged, not returned: the change is complete
+//! and sessions pick it up on their next full read.
+//!
+//! Mailbox-scoped use cases that a session runs on its selected mailbox (flags, expunge, fetch,
+//! the source of copy and move) take the [`Mailbox`] the session got from
+//! [`Services::get_mailbox`] / [`Services::find_mailbox`], and check that it is the caller's
+//! without another round trip.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Services;
+use super::mailboxes::BlobRefSum;
+use crate::message::section::SectionSpec;
+use crate::message::tree::StoredEncoding;
+use crate::message::{BodySource, Ingested, StoredMessage, ingest};
+use crate::model::{
+    Flag, FlagOp, Flags, JournalCommand, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
+    ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, UserId,
+};
+use crate::store::{BlobRef, CopiedUid, FlagResult, MessageFilter, NewBlob, NewMessage};
+use crate::{Error, ErrorKind, Result};
+
+/// How long WildDuck's EXPUNGE holds `mbwr:<mailbox>` before it expires (2 minutes).
+pub const EXPUNGE_LOCK_TTL: Duration = Duration::from_secs(120);
+/// How long MOVE holds `mbwr:<mailbox>` before it expires (5 minutes).
+pub const MOVE_LOCK_TTL: Duration = Duration::from_secs(300);
+/// How long a writer waits for `mbwr:<mailbox>` (WildDuck: 1 minute).
+pub const LOCK_WAIT: Duration = Duration::from_secs(60);
+/// Most keywords a mailbox remembers for FLAGS/PERMANENTFLAGS (WildDuck: 100).
+pub const MAX_MAILBOX_KEYWORDS: usize = 100;
+/// Messages larger than this are ingested on the blocking pool, off the reactor threads.
+const BLOCKING_INGEST_SIZE: usize = 256 * 1024;
+
+/// What APPEND (or an API upload) stores.
+#[derive(Debug, Clone, Default)]
+pub struct AppendRequest<'a> {
+    /// The raw RFC 5322 message.
+    pub raw: &'a [u8],
+    /// Initial flags.
+    pub flags: Flags,
+    /// INTERNALDATE; now when `None`.
+    pub idate: Option<Timestamp>,
+    /// The issuing session: its journal entries carry it as `ignore`, since it tells its client
+    /// itself.
+    pub session: Option<&'a str>,
+}
+
+/// The outcome of an append (APPENDUID data and more).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The new message's id.
+    pub id: MessageId,
+    /// Its UID.
+    pub uid: Uid,
+    /// The mailbox's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// Its MODSEQ.
+    pub modseq: ModSeq,
+    /// RFC822.SIZE (the quota unit).
+    pub size: u64,
+    /// Its thread.
+    pub thread: ThreadId,
+}
+
+/// The outcome of a copy (COPYUID data).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Copied {
+    /// The target's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// Source → target UID pairs, sorted by source UID; empty when no message matched.
+    pub uids: Vec<CopiedUid>,
+    /// The MODSEQ the copies got in the target.
+    pub modseq: Option<ModSeq>,
+}
+
+/// The outcome of a move.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Moved {
+    /// The target's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// Source → target UID pairs (COPYUID data), sorted by source UID.
+    pub uids: Vec<CopiedUid>,
+    /// The MODSEQ the moved messages got in the target.
+    pub target_modseq: Option<ModSeq>,
+    /// The MODSEQ of the EXPUNGE entries in the source.
+    pub source_modseq: Option<ModSeq>,
+}
+
+/// The outcome of an expunge.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Expunged {
+    /// UIDs removed, ascending.
+    pub uids: Vec<Uid>,
+    /// The MODSEQ of the EXPUNGE entries; `None` when nothing was removed.
+    pub modseq: Option<ModSeq>,
+}
+
+/// A message with its content and the blobs it needs, ready for rebuild and FETCH sections.
+#[derive(Debug, Clone)]
+pub struct FetchedMessage {
+    /// Metadata.
+    pub meta: MessageMeta,
+    /// The stored form.
+    pub message: StoredMessage,
+    /// Blobs of every message of the same fetch (shared: one load for the batch).
+    blobs: Arc<HashMap<String, Vec<u8>>>,
+}
+
+impl FetchedMessage {
+    /// The blobs, as the message model reads them.
+    pub fn blobs(&self) -> &dyn BodySource {
+        self.blobs.as_ref()
+    }
+
+    /// The message bytes exactly as stored (`BODY[]`).
+    pub fn raw(&self) -> Result<Vec<u8>> {
+        self.message.rebuild(self.blobs.as_ref())
+    }
+
+    /// A FETCH section, optionally cut to `partial = (offset, length)`.
+    pub fn section(&self, spec: &SectionSpec, partial: Option<(u64, u64)>) -> Result<Vec<u8>> {
+        self.message.section(spec, self.blobs.as_ref(), partial)
+    }
+}
+
+fn not_found() -> Error {
+    Error::not_found("no such mailbox")
+}
+
+fn over_quota() -> Error {
+    Error::new(ErrorKind::OverQuota, "storage quota exceeded")
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A journal entry about one message.
+fn message_entry(
+    command: JournalCommand,
+    meta: &MessageMeta,
+    modseq: ModSeq,
+    session: Option<&str>,
+) -> JournalEntry {
+    JournalEntry {
+        user: meta.user,
+        mailbox: meta.mailbox,
+        command: Some(command),
+        uid: Some(meta.uid),
+        message: Some(meta.id),
+        modseq,
+        unseen: Some(!meta.flags.contains(&Flag::Seen)),
+        ignore: session.map(str::to_string),
+        created: Timestamp::now(),
+        ..Default::default()
+    }
+}
+
+fn exists_entry(meta: &MessageMeta, session: Option<&str>) -> JournalEntry {
+    JournalEntry {
+        flags: Some(meta.flags.to_strings()),
+        idate: Some(meta.idate),
+        thread: meta.thread,
+        ..message_entry(JournalCommand::Exists, meta, meta.modseq, session)
+    }
+}
+
+/// The store form of an ingested blob, referenced once by a message with `magic`.
+fn new_blob(b: crate::message::split::Blob, magic: u32) -> NewBlob {
+    NewBlob {
+        decoded_line_len: match b.encoding {
+            StoredEncoding::Base64Decoded { line_len, .. } => Some(line_len),
+            StoredEncoding::Raw => None,
+        },
+        hash: b.hash,
+        data: b.data,
+        content_type: b.content_type,
+        transfer_encoding: b.transfer_encoding,
+        encoded_size: b.encoded_size,
+        magic,
+    }
+}
+
+/// Runs [`ingest`], on the blocking pool for large messages (parsing 64 MiB takes a while).
+async fn ingest_message(raw: &[u8]) -> Result<Ingested> {
+    if raw.len() <= BLOCKING_INGEST_SIZE {
+        return ingest(raw);
+    }
+    if raw.len() > crate::message::MAX_MESSAGE_SIZE {
+        // Refuse before copying the bytes.
+        return ingest(raw);
+    }
+    let owned = raw.to_vec();
+    tokio::task::spawn_blocking(move || ingest(&owned))
+        .await
+        .map_err(|e| Error::new(ErrorKind::Backend, format!("ingest task failed: {e}")))?
+}
+
+impl Services {
+    /// Checks that `mailbox` (a document the caller loaded) is `user`'s.
+    fn own(user: UserId, mailbox: &Mailbox) -> Result<()> {
+        if mailbox.user == user {
+            Ok(())
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// Refuses when the user is already over quota (WildDuck checks `storageUsed > quota` before
+    /// the add, so one message may overshoot the limit).
+    async fn check_quota(&self, user: UserId) -> Result<()> {
+        let u = self.get_user(user).await?;
+        if u.storage_used > to_i64(self.quota_limit(&u)) {
+            return Err(over_quota());
+        }
+        Ok(())
+    }
+
+    /// Remembers new keywords on the mailbox (for FLAGS); a failure only costs the listing.
+    async fn remember_keywords(&self, mailbox: &Mailbox, flags: &Flags) {
+        if mailbox.flags.len() >= MAX_MAILBOX_KEYWORDS {
+            return;
+        }
+        let new: Vec<String> = flags
+            .keywords()
+            .filter(|k| !mailbox.flags.iter().any(|f| f.eq_ignore_ascii_case(k)))
+            .map(str::to_string)
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        if let Err(e) = self.backend.mailboxes.add_keywords(mailbox.id, &new).await {
+            tracing::warn!(mailbox = %mailbox.id, error = %e, "keyword list update failed");
+        }
+    }
+
+    /// Writes journal entries; a failure is logged (the data change is already complete).
+    async fn journal(&self, entries: &[JournalEntry]) {
+        if entries.is_empty() {
+            return;
+        }
+        if let Err(e) = self.backend.journal.append(entries).await {
+            tracing::warn!(error = %e, entries = entries.len(), "journal write failed");
+        }
+    }
+
+    /// Undo helper: releases references; a failure is logged (a leak, which the garbage
+    /// collector tolerates, never a loss).
+    async fn release_refs(&self, refs: &[BlobRef]) {
+        if refs.is_empty() {
+            return;
+        }
+        let neg: Vec<BlobRef> = refs
+            .iter()
+            .map(|r| BlobRef {
+                hash: r.hash.clone(),
+                count: -r.count,
+                magic: -r.magic,
+            })
+            .collect();
+        if let Err(e) = self.backend.attachments.update_refs(&neg).await {
+            tracing::error!(error = %e, "rollback of attachment references failed");
+        }
+    }
+
+    /// Undo helper: removes documents inserted by a failed use case.
+    async fn remove_inserted(&self, mailbox: MailboxId, ids: &[MessageId]) {
+        if let Err(e) = self.backend.messages.delete_messages(mailbox, ids).await {
+            tracing::error!(%mailbox, error = %e, "rollback of inserted messages failed");
+        }
+    }
+
+    /// Runs `work` holding WildDuck's mailbox write lock `mbwr:<mailbox>` (when locks are
+    /// configured), waiting up to [`LOCK_WAIT`] for it.
+    async fn with_mailbox_lock<T>(
+        &self,
+        mailbox: MailboxId,
+        ttl: Duration,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(locks) = &self.locks else {
+            return work.await;
+        };
+        let name = format!("mail:mbwr:{mailbox}");
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(10);
+        let guard = loop {
+            if let Some(g) = locks.acquire(&name, ttl).await? {
+                break g;
+            }
+            if started.elapsed() >= LOCK_WAIT {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    "mailbox is locked by another writer",
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        };
+        let result = work.await;
+        if let Err(e) = locks.release(guard).await {
+            tracing::warn!(%mailbox, error = %e, "mailbox lock release failed");
+        }
+        result
+    }
+
+    /// APPEND: ingests `req.raw` and stores it in one of `user`'s mailboxes.
+    ///
+    /// Errors: `TooBig` over 64 MiB; `NotFound` for an unknown or another user's mailbox;
+    /// `OverQuota` when the user is over quota — in every error case nothing is stored and
+    /// `storageUsed` is unchanged.
+    pub async fn append(
+        &self,
+        user: UserId,
+        mailbox: MailboxId,
+        req: AppendRequest<'_>,
+    ) -> Result<Appended> {
+        let Ingested { message, blobs } = ingest_message(req.raw).await?;
+        self.check_quota(user).await?;
+        let mb = self.get_mailbox(user, mailbox).await?;
+        // UID and MODSEQ in one atomic step, so journal order by MODSEQ is UID order.
+        let (uid, modseq) = self
+            .backend
+            .mailboxes
+            .allocate(mb.id, 1)
+            .await?
+            .ok_or_else(not_found)?;
+        let thread = self.resolve_thread(user, &message.data.thread).await?;
+
+        let id = MessageId::new();
+        let magic = u32::from(rand::random::<u16>()).max(1);
+        let now = Timestamp::now();
+        let idate = req.idate.unwrap_or(now);
+        let meta = MessageMeta {
+            id,
+            root: id,
+            user,
+            mailbox: mb.id,
+            uid,
+            modseq,
+            thread: Some(thread),
+            idate,
+            hdate: message.data.hdate.map(Timestamp).unwrap_or(idate),
+            flags: req.flags,
+            size: message.size,
+            msgid: Some(message.data.msgid.clone()).filter(|m| !m.is_empty()),
+            subject: message.data.subject.clone(),
+            has_attachments: message.data.has_attachments,
+            junk: mb.special_use == Some(SpecialUse::Junk),
+            magic,
+            rdate: (mb.retention > 0)
+                .then(|| Timestamp(now.0.saturating_add(to_i64(mb.retention)))),
+            blobs: message.blob_hashes(),
+        };
+
+        // Blobs one by one, so a failure knows exactly which references to give back.
+        let mut taken: Vec<BlobRef> = Vec::with_capacity(blobs.len());
+        for b in blobs {
+            let r = BlobRef {
+                hash: b.hash.clone(),
+                count: 1,
+                magic: i64::from(magic),
+            };
+            if let Err(e) = self
+                .backend
+                .attachments
+                .put_blobs(std::slice::from_ref(&new_blob(b, magic)))
+                .await
+            {
+                self.release_refs(&taken).await;
+                return Err(e);
+            }
+            taken.push(r);
+        }
+
+        let new = NewMessage {
+            meta: meta.clone(),
+            content: Arc::new(message),
+        };
+        if let Err(e) = self
+            .backend
+            .messages
+            .insert_messages(std::slice::from_ref(&new))
+            .await
+        {
+            self.release_refs(&taken).await;
+            return Err(e);
+        }
+        if let Err(e) = self
+            .backend
+            .users
+            .inc_storage(user, to_i64(meta.size))
+            .await
+        {
+            self.remove_inserted(mb.id, &[id]).await;
+            self.release_refs(&taken).await;
+            return Err(e);
+        }
+        self.remember_keywords(&mb, &meta.flags).await;
+        self.journal(&[exists_entry(&meta, req.session)]).await;
+        self.notify(user).await;
+        Ok(Appended {
+            id,
+            uid,
+            uid_validity: mb.uid_validity,
+            modseq,
+            size: meta.size,
+            thread,
+        })
+    }
+
+    /// COPY: copies the messages at `uids` of `source` into `user`'s mailbox `target` in bulk
+    /// (one UID range and one MODSEQ allocated in the target, one batch of attachment references,
+    /// one `storageUsed` increment, one journal batch).
+    ///
+    /// Errors: `NotFound` for a mailbox that is not the user's; `OverQuota` when the user is over
+    /// quota (nothing copied).
+    pub async fn copy_messages(
+        &self,
+        user: UserId,
+        source: &Mailbox,
+        uids: &UidSet,
+        target: MailboxId,
+        session: Option<&str>,
+    ) -> Result<Copied> {
+        Self::own(user, source)?;
+        self.check_quota(user).await?;
+        let target = self.get_mailbox(user, target).await?;
+        let (pairs, copies) = self
+            .backend
+            .messages
+            .copy_messages(source.id, uids, &target)
+            .await?;
+        if pairs.is_empty() {
+            return Ok(Copied {
+                uid_validity: target.uid_validity,
+                ..Default::default()
+            });
+        }
+        let new_ids: Vec<MessageId> = pairs.iter().map(|p| p.id).collect();
+        let refs = BlobRefSum::from_metas(&copies, 1);
+        if !refs.is_empty()
+            && let Err(e) = self.backend.attachments.update_refs(&refs).await
+        {
+            self.remove_inserted(target.id, &new_ids).await;
+            return Err(e);
+        }
+        let total: u64 = pairs.iter().map(|p| p.size).sum();
+        if let Err(e) = self.backend.users.inc_storage(user, to_i64(total)).await {
+            self.remove_inserted(target.id, &new_ids).await;
+            self.release_refs(&refs).await;
+            return Err(e);
+        }
+        let mut keywords = Flags::new();
+        for c in &copies {
+            for k in c.flags.keywords() {
+                keywords.insert(Flag::Keyword(k.to_string()));
+            }
+        }
+        self.remember_keywords(&target, &keywords).await;
+        let entries: Vec<JournalEntry> = copies.iter().map(|m| exists_entry(m, session)).collect();
+        self.journal(&entries).await;
+        self.notify(user).await;
+        Ok(Copied {
+            uid_validity: target.uid_validity,
+            modseq: copies.first().map(|m| m.modseq),
+            uids: pairs,
+        })
+    }
+
+    /// MOVE: copies the messages at `uids` of `source` into `target` and removes them from the
+    /// source, under the source's write lock. The source gets one new MODSEQ for all its EXPUNGE
+    /// entries; attachment references and `storageUsed` do not change (each message still exists
+    /// once).
+    pub async fn move_messages(
+        &self,
+        user: UserId,
+        source: &Mailbox,
+        uids: &UidSet,
+        target: MailboxId,
+        session: Option<&str>,
+    ) -> Result<Moved> {
+        Self::own(user, source)?;
+        let target = self.get_mailbox(user, target).await?;
+        self.with_mailbox_lock(
+            source.id,
+            MOVE_LOCK_TTL,
+            self.move_locked(user, source, uids, &target, session),
+        )
+        .await
+    }
+
+    async fn move_locked(
+        &self,
+        user: UserId,
+        source: &Mailbox,
+        uids: &UidSet,
+        target: &Mailbox,
+        session: Option<&str>,
+    ) -> Result<Moved> {
+        let b = &self.backend;
+        let originals = b
+            .messages
+            .find_meta(
+                source.id,
+                &MessageFilter {
+                    uids: Some(uids.clone()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        if originals.is_empty() {
+            return Ok(Moved {
+                uid_validity: target.uid_validity,
+                ..Default::default()
+            });
+        }
+        // Copy exactly what was found, so the pairs and the deletions agree.
+        let found: UidSet = originals.iter().map(|m| m.uid).collect();
+        let (pairs, copies) = b.messages.copy_messages(source.id, &found, target).await?;
+        let new_ids: Vec<MessageId> = pairs.iter().map(|p| p.id).collect();
+        let copied: std::collections::HashSet<Uid> = pairs.iter().map(|p| p.source).collect();
+        let moved: Vec<&MessageMeta> = originals
+            .iter()
+            .filter(|m| copied.contains(&m.uid))
+            .collect();
+        let old_ids: Vec<MessageId> = moved.iter().map(|m| m.id).collect();
+        let deleted = match b.messages.delete_messages(source.id, &old_ids).await {
+            Ok(n) => n,
+            Err(e) => {
+                self.remove_inserted(target.id, &new_ids).await;
+                return Err(e);
+            }
+        };
+        if deleted != old_ids.len() as u64 {
+            // Someone removed originals meanwhile (and released their references and quota):
+            // the surviving copies need theirs again. Taking references for every copy may leak
+            // a few (the collector tolerates that); quota is recomputed exactly.
+            tracing::warn!(mailbox = %source.id, expected = old_ids.len(), deleted,
+                "move raced with another delete");
+            let refs = BlobRefSum::from_metas(&copies, 1);
+            if let Err(e) = b.attachments.update_refs(&refs).await {
+                tracing::error!(error = %e, "reference repair after move failed");
+            }
+            if let Err(e) = self.recalculate_quota(user).await {
+                tracing::error!(%user, error = %e, "quota repair after move failed");
+            }
+        }
+        let (_, source_modseq) = b
+            .mailboxes
+            .allocate(source.id, 0)
+            .await?
+            .ok_or_else(not_found)?;
+        let mut keywords = Flags::new();
+        for c in &copies {
+            for k in c.flags.keywords() {
+                keywords.insert(Flag::Keyword(k.to_string()));
+            }
+        }
+        self.remember_keywords(target, &keywords).await;
+        let mut entries: Vec<JournalEntry> = moved
+            .iter()
+            .map(|m| message_entry(JournalCommand::Expunge, m, source_modseq, session))
+            .collect();
+        entries.extend(copies.iter().map(|m| exists_entry(m, session)));
+        self.journal(&entries).await;
+        self.notify(user).await;
+        Ok(Moved {
+            uid_validity: target.uid_validity,
+            target_modseq: copies.first().map(|m| m.modseq),
+            source_modseq: Some(source_modseq),
+            uids: pairs,
+        })
+    }
+
+    /// EXPUNGE / UID EXPUNGE: removes the messages flagged `\Deleted` (only those at `uids` when
+    /// given) under the mailbox write lock; releases their attachment references and quota.
+    pub async fn expunge(
+        &self,
+        user: UserId,
+        mailbox: &Mailbox,
+        uids: Option<&UidSet>,
+        session: Option<&str>,
+    ) -> Result<Expunged> {
+        Self::own(user, mailbox)?;
+        let filter = MessageFilter {
+            uids: uids.cloned(),
+            deleted_only: true,
+            ..Default::default()
+        };
+        self.with_mailbox_lock(mailbox.id, EXPUNGE_LOCK_TTL, async {
+            let found = self.backend.messages.find_meta(mailbox.id, &filter).await?;
+            self.remove_messages(user, mailbox.id, found, session).await
+        })
+        .await
+    }
+
+    /// Deletes one message by UID regardless of its flags (the API's message delete).
+    /// `NotFound` when the mailbox is not the user's or has no such message.
+    pub async fn delete_message(
+        &self,
+        user: UserId,
+        mailbox: MailboxId,
+        uid: Uid,
+        session: Option<&str>,
+    ) -> Result<()> {
+        let mb = self.get_mailbox(user, mailbox).await?;
+        let filter = MessageFilter {
+            uids: Some(UidSet::range(uid.0, uid.0)),
+            ..Default::default()
+        };
+        let removed = self
+            .with_mailbox_lock(mb.id, EXPUNGE_LOCK_TTL, async {
+                let found = self.backend.messages.find_meta(mb.id, &filter).await?;
+                self.remove_messages(user, mb.id, found, session).await
+            })
+            .await?;
+        if removed.uids.is_empty() {
+            return Err(Error::not_found("no such message"));
+        }
+        Ok(())
+    }
+
+    /// Deletes `found` and settles references, quota, journal and notification.
+    async fn remove_messages(
+        &self,
+        user: UserId,
+        mailbox: MailboxId,
+        found: Vec<MessageMeta>,
+        session: Option<&str>,
+    ) -> Result<Expunged> {
+        if found.is_empty() {
+            return Ok(Expunged::default());
+        }
+        let b = &self.backend;
+        let ids: Vec<MessageId> = found.iter().map(|m| m.id).collect();
+        let deleted = b.messages.delete_messages(mailbox, &ids).await?;
+        let (_, modseq) = b
+            .mailboxes
+            .allocate(mailbox, 0)
+            .await?
+            .ok_or_else(not_found)?;
+        if deleted == ids.len() as u64 {
+            let refs = BlobRefSum::from_metas(&found, -1);
+            if !refs.is_empty() {
+                b.attachments.update_refs(&refs).await?;
+            }
+            let size: u64 = found.iter().map(|m| m.size).sum();
+            b.users.inc_storage(user, -to_i64(size)).await?;
+        } else {
+            // Another writer removed some of them and settled those itself; which ones is
+            // unknown, so references are left as they are (a leak, never a loss) and the quota
+            // is recomputed.
+            tracing::warn!(%mailbox, expected = ids.len(), deleted, "expunge raced with another delete");
+            self.recalculate_quota(user).await?;
+        }
+        let entries: Vec<JournalEntry> = found
+            .iter()
+            .map(|m| message_entry(JournalCommand::Expunge, m, modseq, session))
+            .collect();
+        self.journal(&entries).await;
+        self.notify(user).await;
+        Ok(Expunged {
+            uids: found.iter().map(|m| m.uid).collect(),
+            modseq: Some(modseq),
+        })
+    }
+
+    /// STORE: sets, adds or removes flags on the messages at `uids`. One MODSEQ for the whole
+    /// change (only when something changes); with `unchanged_since`, messages changed after it
+    /// are refused. Returns the changed messages with their new MODSEQ and the refused UIDs.
+    pub async fn store_flags(
+        &self,
+        user: UserId,
+        mailbox: &Mailbox,
+        uids: &UidSet,
+        op: &FlagOp,
+        unchanged_since: Option<ModSeq>,
+        session: Option<&str>,
+    ) -> Result<FlagResult> {
+        Self::own(user, mailbox)?;
+        let result = self
+            .backend
+            .messages
+            .set_flags(mailbox.id, uids, op, unchanged_since)
+            .await?;
+        if result.changed.is_empty() {
+            return Ok(result);
+        }
+        match op {
+            FlagOp::Add(f) | FlagOp::Replace(f) => self.remember_keywords(mailbox, f).await,
+            FlagOp::Remove(_) => {}
+        }
+        let entries: Vec<JournalEntry> = result
+            .changed
+            .iter()
+            .map(|c| JournalEntry {
+                user,
+                mailbox: mailbox.id,
+                command: Some(JournalCommand::Fetch),
+                uid: Some(c.uid),
+                message: Some(c.id),
+                modseq: c.modseq,
+                flags: Some(c.flags.to_strings()),
+                unseen: Some(!c.flags.contains(&Flag::Seen)),
+                unseen_change: Some(c.seen_changed),
+                ignore: session.map(str::to_string),
+                created: Timestamp::now(),
+                ..Default::default()
+            })
+            .collect();
+        self.journal(&entries).await;
+        self.notify(user).await;
+        Ok(result)
+    }
+
+    /// Metadata of the messages matching `filter` (flags, sizes, dates, MODSEQ) in one query.
+    pub async fn fetch_meta(
+        &self,
+        user: UserId,
+        mailbox: &Mailbox,
+        filter: &MessageFilter,
+    ) -> Result<Vec<MessageMeta>> {
+        Self::own(user, mailbox)?;
+        self.backend.messages.find_meta(mailbox.id, filter).await
+    }
+
+    /// Content of the messages at `uids` (one query) with their blobs (one load for the batch),
+    /// for `BODY[]`, sections and anything else that needs the bytes. Callers bound `uids` to
+    /// what they can hold in memory.
+    pub async fn fetch_messages(
+        &self,
+        user: UserId,
+        mailbox: &Mailbox,
+        uids: &UidSet,
+    ) -> Result<Vec<FetchedMessage>> {
+        Self::own(user, mailbox)?;
+        let loaded = self
+            .backend
+            .messages
+            .load_messages(mailbox.id, uids)
+            .await?;
+        let mut hashes: Vec<String> = Vec::new();
+        for (_, m) in &loaded {
+            for h in m.blob_hashes() {
+                if !hashes.contains(&h) {
+                    hashes.push(h);
+                }
+            }
+        }
+        let blobs = if hashes.is_empty() {
+            HashMap::new()
+        } else {
+            self.backend.attachments.get_blobs(&hashes).await?
+        };
+        let blobs = Arc::new(blobs);
+        Ok(loaded
+            .into_iter()
+            .map(|(meta, message)| FetchedMessage {
+                meta,
+                message,
+                blobs: blobs.clone(),
+            })
+            .collect())
+    }
+
+    /// One message by mailbox and UID (the API's message id); `NotFound` when the mailbox is not
+    /// the user's or the UID does not exist.
+    pub async fn get_message(
+        &self,
+        user: UserId,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<FetchedMessage> {
+        let mb = self.get_mailbox(user, mailbox).await?;
+        self.fetch_messages(user, &mb, &UidSet::range(uid.0, uid.0))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found("no such message"))
+    }
+}
