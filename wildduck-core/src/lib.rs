@@ -9,6 +9,7 @@ pub mod bus;
 pub mod error;
 pub mod message;
 pub mod model;
+pub mod search;
 pub mod service;
 pub mod store;
 

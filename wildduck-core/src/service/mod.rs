@@ -11,6 +11,7 @@ use crate::{Error, ErrorKind};
 pub mod addresses;
 pub mod mailboxes;
 pub mod messages;
+pub mod search;
 pub mod threads;
 pub mod users;
 pub mod view;

@@ -216,6 +216,40 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     async fn delete_mailbox_messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
     /// Sum of sizes of all of `user`'s messages (quota recalculation).
     async fn sum_sizes(&self, user: UserId) -> Result<i64>;
+    /// The messages of `mailbox` that match `plan` (see [`crate::search`] for the semantics every
+    /// backend keeps) as `(UID, MODSEQ)` sorted by UID.
+    ///
+    /// A backend should translate the plan into one query (MongoDB does). This default is the
+    /// reference evaluation in memory: metadata only when the plan needs no content, else every
+    /// message's content is loaded — correct, but costly on large mailboxes.
+    async fn search(
+        &self,
+        mailbox: MailboxId,
+        plan: &crate::search::SearchPlan,
+    ) -> Result<Vec<(Uid, ModSeq)>> {
+        use crate::search::{SearchFields, SearchPlan};
+        if *plan == SearchPlan::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut out: Vec<(Uid, ModSeq)> = if plan.needs_content() {
+            self.load_messages(mailbox, &UidSet::all())
+                .await?
+                .iter()
+                .filter(|(m, c)| plan.matches(m, &SearchFields::from_stored(c)))
+                .map(|(m, _)| (m.uid, m.modseq))
+                .collect()
+        } else {
+            let empty = SearchFields::default();
+            self.find_meta(mailbox, &MessageFilter::default())
+                .await?
+                .iter()
+                .filter(|m| plan.matches(m, &empty))
+                .map(|m| (m.uid, m.modseq))
+                .collect()
+        };
+        out.sort_unstable_by_key(|(u, _)| *u);
+        Ok(out)
+    }
 }
 
 /// One reference change to a de-duplicated blob.

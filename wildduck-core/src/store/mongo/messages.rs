@@ -427,6 +427,14 @@ impl MessageStore for MongoMessages {
         Ok(metas)
     }
 
+    async fn search(
+        &self,
+        mailbox: MailboxId,
+        plan: &crate::search::SearchPlan,
+    ) -> Result<Vec<(Uid, ModSeq)>> {
+        super::search::search(&self.coll, mailbox, plan).await
+    }
+
     async fn sum_sizes(&self, user: UserId) -> Result<i64> {
         let mut cur = self
             .coll

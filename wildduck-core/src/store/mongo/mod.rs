@@ -23,6 +23,7 @@ mod indexes;
 mod journal;
 mod mailboxes;
 mod messages;
+mod search;
 mod threads;
 mod users;
 
