@@ -24,8 +24,9 @@ impl ObjectId {
             .unwrap_or(0) as u32;
         let mut b = [0u8; 12];
         b[..4].copy_from_slice(&secs.to_be_bytes());
-        let rnd: [u8; 5] = rand::random();
-        b[4..9].copy_from_slice(&rnd);
+        // One random value per process (as the drivers do), so ids made in one second by one
+        // process sort in creation order: the journal relies on `_id` order within a MODSEQ.
+        b[4..9].copy_from_slice(&process_random());
         // The counter starts at a random point per process, like the drivers do.
         let c = COUNTER
             .fetch_add(1, Ordering::Relaxed)
@@ -48,6 +49,11 @@ impl ObjectId {
     pub fn timestamp_secs(&self) -> u32 {
         u32::from_be_bytes([self.0[0], self.0[1], self.0[2], self.0[3]])
     }
+}
+
+fn process_random() -> [u8; 5] {
+    static RANDOM: std::sync::OnceLock<[u8; 5]> = std::sync::OnceLock::new();
+    *RANDOM.get_or_init(rand::random)
 }
 
 fn process_seed() -> u32 {

@@ -1,6 +1,8 @@
 //! The storage conformance suite: written once over the services and traits, run by every backend's
 //! entry point (`store_mongo.rs` now; the embedded backend's later) with a fresh, empty backend.
 
+mod messages;
+
 use wildduck_core::ErrorKind;
 use wildduck_core::model::{
     Flag, FlagOp, Flags, MailboxId, MessageId, MessageMeta, ModSeq, Timestamp, Uid, UidSet,
@@ -25,6 +27,7 @@ pub async fn run_all(s: &Services) {
     addresses(s).await;
     mailboxes(s).await;
     messages(s).await;
+    messages::run_all(s).await;
 }
 
 async fn users(s: &Services) {
