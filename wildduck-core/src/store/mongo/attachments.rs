@@ -1,5 +1,11 @@
-//! The `attachments` GridFS bucket with WildDuck's layout: file `_id` is the SHA-256 as binary,
-//! `metadata {c, m, cu, esize, transferEncoding, decoded, lineLen}`, chunks of 255 KiB.
+//! The `attachments` GridFS bucket with WildDuck's layout: file `_id` is the SHA-256 of the encoded
+//! body as binary (our `StoredRef.hash` is its lower-case hex), `metadata {c, m, cu, esize,
+//! transferEncoding, decoded, lineLen, fileContentHash}`, chunks of 255 KiB.
+//!
+//! A base64 body is kept decoded only when WildDuck's reader gives the original back: WildDuck
+//! re-encodes in lines of `lineLen` joined by CRLF with no CRLF after the last line. A body whose
+//! last line ends with CRLF is therefore stored raw (re-encoded here, `decoded` absent); the loader
+//! takes each blob's form from this metadata ([`MongoAttachments::encodings`]).
 
 use std::collections::HashMap;
 
@@ -8,8 +14,9 @@ use bson::{Binary, Bson, Document, doc, spec::BinarySubtype};
 use futures::TryStreamExt as _;
 use mongodb::{Collection, Database};
 
-use super::{backend, date, get_i64, num};
+use super::{backend, date, get_bool, get_i64, get_u64, num};
 use crate::Result;
+use crate::message::tree::{StoredEncoding, encode_base64_lines};
 use crate::model::Timestamp;
 use crate::store::{AttachmentStore, BlobRef, NewBlob};
 use crate::{Error, ErrorKind};
@@ -32,6 +39,69 @@ impl MongoAttachments {
             chunks: db.collection("attachments.chunks"),
         }
     }
+
+    /// How each of `hashes` is held, from the files' metadata in one query: `decoded` with `lineLen`
+    /// is base64 re-encoded without a CRLF after the last line (WildDuck's encoder), else raw.
+    /// Blobs that do not exist are absent.
+    pub async fn encodings(&self, hashes: &[String]) -> Result<HashMap<String, StoredEncoding>> {
+        let ids: Vec<Bson> = hashes.iter().map(|h| file_id(h)).collect::<Result<_>>()?;
+        let docs: Vec<Document> = self
+            .files
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(doc! { "_id": 1, "metadata.decoded": 1, "metadata.lineLen": 1 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        let mut out = HashMap::new();
+        for d in docs {
+            let Ok(id) = d.get_binary_generic("_id") else {
+                continue;
+            };
+            let meta = d.get_document("metadata").ok();
+            let line_len = meta.map_or(0, |m| get_u64(m, "lineLen"));
+            let encoding = match meta {
+                Some(m) if get_bool(m, "decoded") && line_len > 0 => {
+                    StoredEncoding::Base64Decoded {
+                        line_len: usize::try_from(line_len).unwrap_or(76),
+                        trailing_crlf: false,
+                    }
+                }
+                _ => StoredEncoding::Raw,
+            };
+            out.insert(hex_encode(id), encoding);
+        }
+        Ok(out)
+    }
+}
+
+/// What goes into GridFS for `b`: `(bytes, lineLen when kept decoded)`. A decoded body that
+/// WildDuck's encoder would give back without its final CRLF is re-encoded and kept raw.
+fn stored_form(b: &NewBlob) -> (std::borrow::Cow<'_, [u8]>, Option<usize>) {
+    match b.decoded_line_len {
+        Some(line_len) if line_len > 0 => {
+            let plain = encode_base64_lines(&b.data, line_len, false);
+            if plain.len() as u64 == b.encoded_size {
+                (
+                    std::borrow::Cow::Borrowed(b.data.as_slice()),
+                    Some(line_len),
+                )
+            } else {
+                let mut raw = plain;
+                raw.extend_from_slice(b"\r\n");
+                (std::borrow::Cow::Owned(raw), None)
+            }
+        }
+        _ => (std::borrow::Cow::Borrowed(b.data.as_slice()), None),
+    }
+}
+
+/// WildDuck's `fileContentHash`: base64 SHA-256 of the bytes as stored.
+fn content_hash(data: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(data))
 }
 
 /// The file id for a hex hash: the raw digest bytes as BSON binary (WildDuck: `Buffer.from(hash,'hex')`).
@@ -74,9 +144,9 @@ impl AttachmentStore for MongoAttachments {
             if hit.is_some() {
                 continue;
             }
+            let (data, line_len) = stored_form(b);
             // Chunks first, then the files document: a reader never sees a file without its chunks.
-            let chunks: Vec<Document> = b
-                .data
+            let chunks: Vec<Document> = data
                 .chunks(CHUNK_SIZE)
                 .enumerate()
                 .map(|(n, c)| {
@@ -94,21 +164,23 @@ impl AttachmentStore for MongoAttachments {
                 return Err(backend(e));
             }
             let mut meta = doc! {
-                "c": 1,
                 "m": num(i64::from(b.magic)),
+                "c": 1,
                 "cu": now,
                 "esize": num(i64::try_from(b.encoded_size).unwrap_or(i64::MAX)),
                 "transferEncoding": b.transfer_encoding.clone().map(Bson::String).unwrap_or(Bson::Null),
-                "decoded": b.decoded_line_len.is_some(),
             };
-            if let Some(l) = b.decoded_line_len {
+            if let Some(l) = line_len {
+                meta.insert("decoded", true);
                 meta.insert("lineLen", num(i64::try_from(l).unwrap_or(0)));
             }
+            meta.insert("fileContentHash", content_hash(&data));
             let file = doc! {
                 "_id": id.clone(),
-                "length": num(i64::try_from(b.data.len()).unwrap_or(i64::MAX)),
+                "length": num(i64::try_from(data.len()).unwrap_or(i64::MAX)),
                 "chunkSize": num(CHUNK_SIZE as i64),
                 "uploadDate": date(Timestamp::now()),
+                "filename": Bson::Null,
                 "contentType": &b.content_type,
                 "metadata": meta,
             };

@@ -31,6 +31,7 @@ fn meta_projection() -> Document {
 pub struct MongoMessages {
     coll: Collection<Document>,
     mailboxes: Collection<Document>,
+    attachments: super::attachments::MongoAttachments,
 }
 
 impl MongoMessages {
@@ -39,6 +40,7 @@ impl MongoMessages {
         Self {
             coll: db.collection("messages"),
             mailboxes: db.collection("mailboxes"),
+            attachments: super::attachments::MongoAttachments::new(db),
         }
     }
 
@@ -449,20 +451,57 @@ impl MessageStore for MongoMessages {
     }
 
     async fn insert_messages(&self, messages: &[NewMessage]) -> Result<()> {
-        // Interim: content mapping lands with message_doc.rs.
-        let metas: Vec<MessageMeta> = messages.iter().map(|m| m.meta.clone()).collect();
-        self.insert_meta(&metas).await
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.coll
+            .insert_many(
+                messages
+                    .iter()
+                    .map(|m| super::message_doc::to_document(&m.meta, &m.content)),
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn load_messages(
         &self,
-        _mailbox: MailboxId,
-        _uids: &UidSet,
+        mailbox: MailboxId,
+        uids: &UidSet,
     ) -> Result<Vec<(MessageMeta, StoredMessage)>> {
-        Err(Error::new(
-            ErrorKind::Backend,
-            "message content mapping is not implemented yet",
-        ))
+        let mut q = doc! { "mailbox": oid(mailbox.0) };
+        if let Some(c) = uid_condition(uids) {
+            q.extend(c);
+        }
+        let docs: Vec<Document> = self
+            .coll
+            .find(q)
+            .sort(doc! { "uid": 1 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        let mut out = Vec::with_capacity(docs.len());
+        for d in &docs {
+            let (meta, msg) = super::message_doc::from_document(d)?;
+            if meta.mailbox == mailbox && (uids.is_all() || uids.contains(meta.uid.0)) {
+                out.push((meta, msg));
+            }
+        }
+        // How each blob is held (decoded or raw) is the attachment store's metadata: it may have been
+        // written by WildDuck, or kept raw where WildDuck could not re-encode it exactly.
+        let mut hashes: Vec<String> = out.iter().flat_map(|(_, m)| m.blob_hashes()).collect();
+        hashes.sort();
+        hashes.dedup();
+        if !hashes.is_empty() {
+            let encodings = self.attachments.encodings(&hashes).await?;
+            for (_, m) in &mut out {
+                super::message_doc::apply_blob_encodings(&mut m.tree, &encodings);
+            }
+        }
+        Ok(out)
     }
 }
 

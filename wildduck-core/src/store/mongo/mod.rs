@@ -22,6 +22,7 @@ mod attachments;
 mod indexes;
 mod journal;
 mod mailboxes;
+pub mod message_doc;
 mod messages;
 mod search;
 mod threads;
