@@ -20,6 +20,8 @@ use crate::message::StoredMessage;
 
 #[cfg(feature = "scale-out")]
 pub mod mongo;
+#[cfg(feature = "embedded")]
+pub mod sqlite;
 use crate::model::{
     Address, AddressId, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
     ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, User, UserId, UserUpdate,

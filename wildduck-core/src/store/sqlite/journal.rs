@@ -1,0 +1,113 @@
+//! `journal` table: the change log other sessions replay, in MODSEQ then insertion order.
+
+use async_trait::async_trait;
+use rusqlite::{Row, params};
+
+use super::{SqliteStore, i, id_at, idb, json_list, opt_id_at, sql, u_at};
+use crate::Result;
+use crate::model::{
+    JournalCommand, JournalEntry, JournalId, MailboxId, MessageId, ModSeq, ThreadId, Timestamp,
+    Uid, UserId,
+};
+use crate::store::JournalStore;
+
+const COLUMNS: &str = "id, user, mailbox, command, uid, message, modseq, flags, unseen, \
+    unseen_change, idate, thread, ignore, path, created";
+
+fn entry_from(row: &Row<'_>) -> rusqlite::Result<JournalEntry> {
+    let uid: Option<i64> = row.get(4)?;
+    let flags: Option<String> = row.get(7)?;
+    Ok(JournalEntry {
+        id: JournalId(id_at(row, 0)?),
+        user: UserId(id_at(row, 1)?),
+        mailbox: MailboxId(id_at(row, 2)?),
+        command: row
+            .get::<_, Option<String>>(3)?
+            .as_deref()
+            .and_then(JournalCommand::parse),
+        uid: uid.map(|u| Uid(u32::try_from(u).unwrap_or(0))),
+        message: opt_id_at(row, 5)?.map(MessageId),
+        modseq: ModSeq(u_at(row, 6)?),
+        flags: flags.map(|f| serde_json::from_str(&f).unwrap_or_default()),
+        unseen: row.get(8)?,
+        unseen_change: row.get(9)?,
+        idate: row.get::<_, Option<i64>>(10)?.map(Timestamp),
+        thread: opt_id_at(row, 11)?.map(ThreadId),
+        ignore: row.get(12)?,
+        path: row.get(13)?,
+        created: Timestamp(row.get(14)?),
+    })
+}
+
+#[async_trait]
+impl JournalStore for SqliteStore {
+    async fn append(&self, entries: &[JournalEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let entries = entries.to_vec();
+        self.write(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO journal ({COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                ))
+                .map_err(sql)?;
+            let now = Timestamp::now();
+            for e in &entries {
+                let id = if e.id == JournalId::default() {
+                    JournalId::new()
+                } else {
+                    e.id
+                };
+                let created = if e.created.0 == 0 { now } else { e.created };
+                stmt.execute(params![
+                    idb(id.0),
+                    idb(e.user.0),
+                    idb(e.mailbox.0),
+                    e.command.map(|c| c.as_str()),
+                    e.uid.map(|u| i64::from(u.0)),
+                    e.message.map(|m| idb(m.0)),
+                    i(e.modseq.0),
+                    e.flags.as_deref().map(json_list),
+                    e.unseen,
+                    e.unseen_change,
+                    e.idate.map(|t| t.0),
+                    e.thread.map(|t| idb(t.0)),
+                    e.ignore,
+                    e.path,
+                    created.0,
+                ])
+                .map_err(sql)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Vec<JournalEntry>> {
+        self.read(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM journal WHERE mailbox = ?1 AND modseq > ?2 \
+                     ORDER BY modseq, seq"
+                ))
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map(params![idb(mailbox.0), i(since.0)], entry_from)
+                .map_err(sql)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
+        })
+        .await
+    }
+
+    async fn prune(&self, before: Timestamp) -> Result<u64> {
+        self.write(move |tx| {
+            let n = tx
+                .execute("DELETE FROM journal WHERE created < ?1", [before.0])
+                .map_err(sql)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}

@@ -1,0 +1,492 @@
+//! `messages` (metadata, one row per message per mailbox) and `message_content` (the encoded
+//! [`StoredMessage`], same row id). Metadata reads never touch `message_content`.
+
+use async_trait::async_trait;
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row, params};
+
+use super::mailboxes::allocate_in;
+use super::{SqliteStore, codec, i, id_at, idb, opt_id_at, sql, u_at};
+use crate::message::StoredMessage;
+use crate::model::{
+    Flag, FlagOp, Flags, Mailbox, MailboxId, MessageId, MessageMeta, ModSeq, SpecialUse, ThreadId,
+    Timestamp, Uid, UidSet, UserId,
+};
+use crate::store::{CopiedUid, FlagChange, FlagResult, MessageFilter, MessageStore, NewMessage};
+use crate::{Error, ErrorKind, Result};
+
+/// Metadata columns, in the order [`meta_from`] reads them (after `rid`).
+const META: &str = "m.rid, m.id, m.root, m.user, m.mailbox, m.uid, m.modseq, m.thread, m.idate, \
+    m.hdate, m.flags, m.size, m.msgid, m.subject, m.ha, m.junk, m.magic, m.rdate, m.blobs";
+
+/// Number of columns in [`META`].
+const META_LEN: usize = 19;
+
+/// A UID set with at most this many ranges is read range by range through the index; a more
+/// fragmented one is read as its bounding range and filtered while streaming.
+const MAX_RANGE_QUERIES: usize = 64;
+
+/// Flags as stored: space-separated (no flag contains a space or control character).
+fn flags_text(f: &Flags) -> String {
+    f.to_strings().join(" ")
+}
+
+fn flags_from(s: &str) -> Flags {
+    Flags::from_stored(s.split(' ').filter(|x| !x.is_empty()))
+}
+
+fn blobs_text(blobs: &[String]) -> Option<String> {
+    let mut v: Vec<&String> = blobs.iter().collect();
+    v.sort();
+    v.dedup();
+    (!v.is_empty()).then(|| serde_json::to_string(&v).unwrap_or_else(|_| "[]".into()))
+}
+
+fn meta_from(row: &Row<'_>) -> rusqlite::Result<(i64, MessageMeta)> {
+    let id = MessageId(id_at(row, 1)?);
+    let flags: String = row.get(10)?;
+    let blobs: Option<String> = row.get(18)?;
+    let meta = MessageMeta {
+        id,
+        root: MessageId(id_at(row, 2)?),
+        user: UserId(id_at(row, 3)?),
+        mailbox: MailboxId(id_at(row, 4)?),
+        uid: Uid(u32::try_from(u_at(row, 5)?).unwrap_or(0)),
+        modseq: ModSeq(u_at(row, 6)?),
+        thread: opt_id_at(row, 7)?.map(ThreadId),
+        idate: Timestamp(row.get(8)?),
+        hdate: Timestamp(row.get(9)?),
+        flags: flags_from(&flags),
+        size: u_at(row, 11)?,
+        msgid: row.get::<_, Option<String>>(12)?.filter(|s| !s.is_empty()),
+        subject: row.get(13)?,
+        has_attachments: row.get(14)?,
+        junk: row.get(15)?,
+        magic: u32::try_from(u_at(row, 16)?).unwrap_or(0),
+        rdate: row.get::<_, Option<i64>>(17)?.map(Timestamp),
+        blobs: blobs
+            .and_then(|b| serde_json::from_str(&b).ok())
+            .unwrap_or_default(),
+    };
+    Ok((row.get(0)?, meta))
+}
+
+/// Runs `SELECT {columns} FROM messages m WHERE mailbox = ? …` for `filter`, calling `map` on each
+/// row in UID order. `uid_at` is the index of the `m.uid` column in `columns`.
+fn select<T>(
+    conn: &Connection,
+    columns: &str,
+    uid_at: usize,
+    mailbox: MailboxId,
+    filter: &MessageFilter,
+    mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut sql_text = format!("SELECT {columns} FROM messages m WHERE m.mailbox = ?");
+    let mut args: Vec<Value> = vec![Value::Blob(idb(mailbox.0).to_vec())];
+    if let Some(since) = filter.changed_since {
+        sql_text.push_str(" AND m.modseq > ?");
+        args.push(Value::Integer(i(since.0)));
+    }
+    if filter.deleted_only {
+        sql_text.push_str(" AND m.deleted = 1");
+    }
+    let set = filter.uids.as_ref().filter(|s| !s.is_all());
+    let mut out = Vec::new();
+    match set {
+        None => {
+            sql_text.push_str(" ORDER BY m.uid");
+            let mut stmt = conn.prepare_cached(&sql_text).map_err(sql)?;
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(args.iter()))
+                .map_err(sql)?;
+            while let Some(row) = rows.next().map_err(sql)? {
+                out.push(map(row).map_err(sql)?);
+            }
+        }
+        Some(set) if set.ranges().len() <= MAX_RANGE_QUERIES => {
+            sql_text.push_str(" AND m.uid BETWEEN ? AND ? ORDER BY m.uid");
+            let mut stmt = conn.prepare_cached(&sql_text).map_err(sql)?;
+            for &(a, b) in set.ranges() {
+                let mut range_args = args.clone();
+                range_args.push(Value::Integer(i64::from(a)));
+                range_args.push(Value::Integer(i64::from(b)));
+                let mut rows = stmt
+                    .query(rusqlite::params_from_iter(range_args.iter()))
+                    .map_err(sql)?;
+                while let Some(row) = rows.next().map_err(sql)? {
+                    out.push(map(row).map_err(sql)?);
+                }
+            }
+        }
+        Some(set) => {
+            let ranges = set.ranges();
+            let (Some(&(lo, _)), Some(&(_, hi))) = (ranges.first(), ranges.last()) else {
+                return Ok(out);
+            };
+            sql_text.push_str(" AND m.uid BETWEEN ? AND ? ORDER BY m.uid");
+            args.push(Value::Integer(i64::from(lo)));
+            args.push(Value::Integer(i64::from(hi)));
+            let mut stmt = conn.prepare_cached(&sql_text).map_err(sql)?;
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(args.iter()))
+                .map_err(sql)?;
+            // Rows come in UID order and ranges are sorted: one merge walk.
+            let mut r = 0;
+            while let Some(row) = rows.next().map_err(sql)? {
+                let uid = u32::try_from(row.get::<_, i64>(uid_at).map_err(sql)?).unwrap_or(0);
+                while ranges.get(r).is_some_and(|&(_, b)| b < uid) {
+                    r += 1;
+                }
+                if ranges.get(r).is_some_and(|&(a, b)| a <= uid && uid <= b) {
+                    out.push(map(row).map_err(sql)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn find_meta_in(
+    conn: &Connection,
+    mailbox: MailboxId,
+    filter: &MessageFilter,
+) -> Result<Vec<(i64, MessageMeta)>> {
+    select(conn, META, 5, mailbox, filter, meta_from)
+}
+
+fn by_uids(uids: &UidSet) -> MessageFilter {
+    MessageFilter {
+        uids: Some(uids.clone()),
+        ..Default::default()
+    }
+}
+
+fn insert_row(conn: &Connection, m: &MessageMeta) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO messages (id, root, user, mailbox, uid, modseq, thread, idate, hdate, flags, \
+         seen, deleted, flagged, draft, size, msgid, subject, ha, junk, magic, rdate, blobs) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+         ?19, ?20, ?21, ?22)",
+    )
+    .map_err(sql)?
+    .execute(params![
+        idb(m.id.0),
+        idb(m.root.0),
+        idb(m.user.0),
+        idb(m.mailbox.0),
+        i64::from(m.uid.0),
+        i(m.modseq.0),
+        m.thread.map(|t| idb(t.0)),
+        m.idate.0,
+        m.hdate.0,
+        flags_text(&m.flags),
+        m.flags.contains(&Flag::Seen),
+        m.flags.contains(&Flag::Deleted),
+        m.flags.contains(&Flag::Flagged),
+        m.flags.contains(&Flag::Draft),
+        i(m.size),
+        m.msgid,
+        m.subject,
+        m.has_attachments,
+        m.junk,
+        i64::from(m.magic),
+        m.rdate.map(|t| t.0),
+        blobs_text(&m.blobs),
+    ])
+    .map_err(sql)?;
+    Ok(conn.last_insert_rowid())
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn find_meta(
+        &self,
+        mailbox: MailboxId,
+        filter: &MessageFilter,
+    ) -> Result<Vec<MessageMeta>> {
+        let filter = filter.clone();
+        self.read(move |tx| {
+            Ok(find_meta_in(tx, mailbox, &filter)?
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect())
+        })
+        .await
+    }
+
+    async fn list_uids(&self, mailbox: MailboxId) -> Result<Vec<Uid>> {
+        self.read(move |tx| {
+            let mut stmt = tx
+                .prepare_cached("SELECT uid FROM messages WHERE mailbox = ?1 ORDER BY uid")
+                .map_err(sql)?;
+            let mut rows = stmt.query([idb(mailbox.0)]).map_err(sql)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(sql)? {
+                let uid: i64 = row.get(0).map_err(sql)?;
+                if let Ok(u) = u32::try_from(uid) {
+                    out.push(Uid(u));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn counts(&self, mailbox: MailboxId) -> Result<(u64, u64)> {
+        self.read(move |tx| {
+            let (total, seen): (i64, i64) = tx
+                .prepare_cached(
+                    "SELECT COUNT(*), COALESCE(SUM(seen), 0) FROM messages WHERE mailbox = ?1",
+                )
+                .map_err(sql)?
+                .query_row([idb(mailbox.0)], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql)?;
+            let total = u64::try_from(total).unwrap_or(0);
+            let seen = u64::try_from(seen).unwrap_or(0);
+            Ok((total, total.saturating_sub(seen)))
+        })
+        .await
+    }
+
+    async fn set_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        op: &FlagOp,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<FlagResult> {
+        let uids = uids.clone();
+        let op = op.clone();
+        // Read, decide and write in one IMMEDIATE transaction: no other writer can slip in, so no
+        // optimistic retries are needed.
+        self.write(move |tx| {
+            let rows = select(
+                tx,
+                "m.rid, m.id, m.uid, m.modseq, m.flags",
+                2,
+                mailbox,
+                &by_uids(&uids),
+                |r| {
+                    let flags: String = r.get(4)?;
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        MessageId(id_at(r, 1)?),
+                        Uid(u32::try_from(u_at(r, 2)?).unwrap_or(0)),
+                        ModSeq(u_at(r, 3)?),
+                        flags_from(&flags),
+                    ))
+                },
+            )?;
+            let mut result = FlagResult::default();
+            let mut writes = Vec::new();
+            for (rid, id, uid, modseq, flags) in rows {
+                if unchanged_since.is_some_and(|u| modseq > u) {
+                    result.refused.push(uid);
+                    continue;
+                }
+                let new = flags.apply(&op);
+                if !new.same_set(&flags) {
+                    let seen_changed = flags.contains(&Flag::Seen) != new.contains(&Flag::Seen);
+                    writes.push((rid, id, uid, new, seen_changed));
+                }
+            }
+            if writes.is_empty() {
+                return Ok(result);
+            }
+            let (_, modseq) = allocate_in(tx, mailbox, None, 0)?
+                .ok_or_else(|| Error::not_found("no such mailbox"))?;
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE messages SET flags = ?1, seen = ?2, deleted = ?3, flagged = ?4, \
+                     draft = ?5, modseq = ?6 WHERE rid = ?7",
+                )
+                .map_err(sql)?;
+            for (rid, id, uid, new, seen_changed) in writes {
+                stmt.execute(params![
+                    flags_text(&new),
+                    new.contains(&Flag::Seen),
+                    new.contains(&Flag::Deleted),
+                    new.contains(&Flag::Flagged),
+                    new.contains(&Flag::Draft),
+                    i(modseq.0),
+                    rid,
+                ])
+                .map_err(sql)?;
+                result.changed.push(FlagChange {
+                    id,
+                    uid,
+                    flags: new,
+                    modseq,
+                    seen_changed,
+                });
+            }
+            result.modseq = Some(modseq);
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn copy_messages(
+        &self,
+        source: MailboxId,
+        uids: &UidSet,
+        target: &Mailbox,
+    ) -> Result<(Vec<CopiedUid>, Vec<MessageMeta>)> {
+        let uids = uids.clone();
+        let target_id = target.id;
+        let target_user = target.user;
+        let junk = target.special_use == Some(SpecialUse::Junk);
+        self.write(move |tx| {
+            let found = find_meta_in(tx, source, &by_uids(&uids))?;
+            if found.is_empty() {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            let n = u32::try_from(found.len()).map_err(|_| Error::invalid("too many messages"))?;
+            let (first, modseq) = allocate_in(tx, target_id, Some(target_user), n)?
+                .ok_or_else(|| Error::not_found("no such mailbox"))?;
+            let mut copy_row = tx
+                .prepare_cached(
+                    "INSERT INTO messages (id, root, user, mailbox, uid, modseq, thread, idate, \
+                     hdate, flags, seen, deleted, flagged, draft, size, msgid, subject, ha, junk, \
+                     magic, rdate, blobs) \
+                     SELECT ?1, root, user, ?2, ?3, ?4, thread, idate, hdate, flags, seen, deleted, \
+                     flagged, draft, size, msgid, subject, ha, ?5, magic, rdate, blobs \
+                     FROM messages WHERE rid = ?6",
+                )
+                .map_err(sql)?;
+            let mut copy_content = tx
+                .prepare_cached(
+                    "INSERT INTO message_content (rid, data) \
+                     SELECT ?1, data FROM message_content WHERE rid = ?2",
+                )
+                .map_err(sql)?;
+            let mut pairs = Vec::with_capacity(found.len());
+            let mut metas = Vec::with_capacity(found.len());
+            for (k, (rid, src)) in (0u32..).zip(found) {
+                let uid = Uid(first.0 + k);
+                let id = MessageId::new();
+                copy_row
+                    .execute(params![
+                        idb(id.0),
+                        idb(target_id.0),
+                        i64::from(uid.0),
+                        i(modseq.0),
+                        junk,
+                        rid
+                    ])
+                    .map_err(sql)?;
+                copy_content
+                    .execute(params![tx.last_insert_rowid(), rid])
+                    .map_err(sql)?;
+                pairs.push(CopiedUid {
+                    source: src.uid,
+                    target: uid,
+                    id,
+                    size: src.size,
+                });
+                metas.push(MessageMeta {
+                    id,
+                    mailbox: target_id,
+                    uid,
+                    modseq,
+                    junk,
+                    ..src
+                });
+            }
+            Ok((pairs, metas))
+        })
+        .await
+    }
+
+    async fn insert_messages(&self, messages: &[NewMessage]) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let messages = messages.to_vec();
+        self.write(move |tx| {
+            let mut content = tx
+                .prepare_cached("INSERT INTO message_content (rid, data) VALUES (?1, ?2)")
+                .map_err(sql)?;
+            for m in &messages {
+                let rid = insert_row(tx, &m.meta)?;
+                content
+                    .execute(params![rid, codec::encode(&m.content)])
+                    .map_err(sql)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load_messages(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+    ) -> Result<Vec<(MessageMeta, StoredMessage)>> {
+        let uids = uids.clone();
+        self.read(move |tx| {
+            let columns = format!(
+                "{META}, (SELECT c.data FROM message_content c WHERE c.rid = m.rid) AS data"
+            );
+            let rows = select(tx, &columns, 5, mailbox, &by_uids(&uids), |r| {
+                let (_, meta) = meta_from(r)?;
+                let data: Option<Vec<u8>> = r.get(META_LEN)?;
+                Ok((meta, data))
+            })?;
+            rows.into_iter()
+                .map(|(meta, data)| {
+                    let data = data.ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Backend,
+                            format!("message {} has no stored content", meta.id),
+                        )
+                    })?;
+                    Ok((meta, codec::decode(&data)?))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_messages(&self, mailbox: MailboxId, ids: &[MessageId]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let ids = ids.to_vec();
+        self.write(move |tx| {
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND id = ?2")
+                .map_err(sql)?;
+            let mut n = 0u64;
+            for id in &ids {
+                n += stmt
+                    .execute(params![idb(mailbox.0), idb(id.0)])
+                    .map_err(sql)? as u64;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn delete_mailbox_messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        self.write(move |tx| {
+            let metas = find_meta_in(tx, mailbox, &MessageFilter::default())?;
+            tx.execute("DELETE FROM messages WHERE mailbox = ?1", [idb(mailbox.0)])
+                .map_err(sql)?;
+            Ok(metas.into_iter().map(|(_, m)| m).collect())
+        })
+        .await
+    }
+
+    async fn sum_sizes(&self, user: UserId) -> Result<i64> {
+        self.read(move |tx| {
+            tx.query_row(
+                "SELECT COALESCE(SUM(size), 0) FROM messages WHERE user = ?1",
+                [idb(user.0)],
+                |r| r.get(0),
+            )
+            .map_err(sql)
+        })
+        .await
+    }
+}

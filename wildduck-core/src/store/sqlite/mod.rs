@@ -1,0 +1,412 @@
+//! The embedded backend: every store trait over one SQLite file (rusqlite, SQLite compiled in).
+//!
+//! Design (see `docs/architecture.md` and `docs/data-model.md`):
+//!
+//! - **WAL mode**, one writer connection behind a mutex and a small pool of reader connections. SQLite
+//!   allows one writer at a time anyway; serialising writers in the process avoids `SQLITE_BUSY`
+//!   retries, while WAL lets readers run in parallel with the writer (a FETCH is never stuck behind a
+//!   large APPEND). Every call runs on tokio's blocking pool (`spawn_blocking`), never on the reactor.
+//! - **Every primitive is one transaction** (`BEGIN IMMEDIATE` for writes), so a process killed at any
+//!   point leaves each primitive either fully applied or not at all.
+//! - **Schema versioning**: a `meta` row holds the schema version; migrations run at open, each in its
+//!   own transaction, and are idempotent. A file written by a newer binary is refused with a clear
+//!   error instead of being touched.
+//! - **Crash repair**: a `meta` row marks the database open. When a store is opened and finds the mark
+//!   of a previous process that never closed cleanly, it recomputes what a use case spans several
+//!   primitives for: `storage_used` of every user from its messages, blob reference counts from the
+//!   messages that reference them, and drops unreferenced blobs (an append killed between storing its
+//!   attachments and inserting the message). A lock file beside the database makes sure only one
+//!   store has the file open, so this repair never races live writers.
+//! - Message content is the [`crate::message::StoredMessage`] in a compact binary encoding of this
+//!   module ([`codec`]), in its own table so metadata reads never touch it. Attachment blobs are kept
+//!   in the database, content-addressed by hash with reference counts: one file to back up, and the
+//!   reference change commits in the same transaction as everything else.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::model::ObjectId;
+use crate::store::Backend;
+use crate::{Error, ErrorKind, Result};
+
+mod attachments;
+pub mod codec;
+mod journal;
+mod mailboxes;
+mod messages;
+mod schema;
+mod threads;
+mod users;
+
+pub use schema::SCHEMA_VERSION;
+
+/// How commits reach the disk (SQLite `PRAGMA synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// `FULL`: the WAL is fsynced at every commit; a commit survives power loss. The default.
+    #[default]
+    Full,
+    /// `NORMAL`: fsync only at checkpoints; a commit survives a killed process but the last
+    /// commits may roll back after power loss or an OS crash.
+    Normal,
+}
+
+/// Options for [`SqliteStore::open_with`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Commit durability.
+    pub synchronous: Synchronous,
+    /// Most idle reader connections kept open (more are opened under load and closed after use).
+    pub max_idle_readers: usize,
+    /// How long a statement waits for a lock held by another connection before failing.
+    pub busy_timeout: Duration,
+    /// Page cache per connection, in KiB.
+    pub cache_kib: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            max_idle_readers: 4,
+            busy_timeout: Duration::from_secs(10),
+            cache_kib: 16 * 1024,
+        }
+    }
+}
+
+/// An open SQLite database implementing every store trait. Cheap to clone; the file is closed (and
+/// marked cleanly closed) when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    db: Arc<Db>,
+}
+
+/// What happened at open, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenReport {
+    /// Schema version found in the file before migrations (0 for a new file).
+    pub found_version: u32,
+    /// Whether the previous process did not close the database and the crash repair ran.
+    pub repaired: bool,
+}
+
+#[derive(Debug)]
+struct Db {
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+    options: SqliteOptions,
+    report: OpenReport,
+    /// Held (with an exclusive lock) for as long as the database is open.
+    _lock: File,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic inside a closure drops its transaction (rolled back), so the connection is usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` with default options.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Opens (creating if needed) the database at `path`: takes the lock file `<path>.lock`, sets WAL
+    /// mode, runs migrations, and repairs after an unclean shutdown. Fails with
+    /// [`ErrorKind::Conflict`] when another store (in this or another process) has the file open, and
+    /// with [`ErrorKind::Backend`] when the file's schema is newer than this binary.
+    pub async fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let db = blocking(move || Db::open(path, options)).await??;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// What the open found (schema version, crash repair).
+    pub fn open_report(&self) -> OpenReport {
+        self.db.report
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.db.path
+    }
+
+    /// The backend bundle over this database (every handle shares the connections).
+    pub fn backend(&self) -> Backend {
+        let me = Arc::new(self.clone());
+        Backend {
+            users: me.clone(),
+            addresses: me.clone(),
+            mailboxes: me.clone(),
+            messages: me.clone(),
+            attachments: me.clone(),
+            journal: me.clone(),
+            threads: me,
+        }
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer connection, off the reactor.
+    /// The transaction commits when `f` succeeds and rolls back when it fails.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        blocking(move || {
+            let mut conn = lock(&db.writer);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(sql)?;
+            Ok(out)
+        })
+        .await?
+    }
+
+    /// Runs `f` in one read transaction (a consistent snapshot) on a reader connection, off the
+    /// reactor.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        blocking(move || {
+            let mut conn = db.take_reader()?;
+            let out = (|| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Deferred)
+                    .map_err(sql)?;
+                let out = f(&tx)?;
+                // Nothing to commit; ending the read transaction releases the WAL snapshot.
+                tx.rollback().map_err(sql)?;
+                Ok(out)
+            })();
+            db.give_reader(conn);
+            out
+        })
+        .await?
+    }
+}
+
+/// Runs blocking work on tokio's blocking pool, or inline when there is no runtime (an embedder
+/// driving the futures with another executor).
+async fn blocking<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| Error::new(ErrorKind::Backend, format!("sqlite task failed: {e}"))),
+        Err(_) => Ok(f()),
+    }
+}
+
+impl Db {
+    fn open(path: PathBuf, options: SqliteOptions) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| io_err(&path, e))?;
+        }
+        let lock_path = with_suffix(&path, ".lock");
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_err(&lock_path, e))?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("{} is already open in another store", path.display()),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path, e)),
+        }
+        let mut writer = open_conn(&path, &options, true)?;
+        let found_version = schema::migrate(&mut writer)?;
+        let was_open = get_meta(&writer, "open")?.as_deref() == Some("1");
+        let repaired = was_open;
+        if was_open {
+            tracing::warn!(path = %path.display(), "database was not closed cleanly; repairing");
+            schema::repair(&mut writer)?;
+        }
+        set_meta(&writer, "open", "1")?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            path,
+            options,
+            report: OpenReport {
+                found_version,
+                repaired,
+            },
+            _lock: lock_file,
+        })
+    }
+
+    fn take_reader(&self) -> Result<Connection> {
+        if let Some(c) = lock(&self.readers).pop() {
+            return Ok(c);
+        }
+        open_conn(&self.path, &self.options, false)
+    }
+
+    fn give_reader(&self, conn: Connection) {
+        let mut pool = lock(&self.readers);
+        if pool.len() < self.options.max_idle_readers {
+            pool.push(conn);
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let conn = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = set_meta(conn, "open", "0") {
+            tracing::warn!(error = %e, "could not mark the database closed");
+        }
+        // Fold the WAL back into the main file so a cleanly closed database is one file.
+        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+            tracing::warn!(error = %e, "checkpoint at close failed");
+        }
+    }
+}
+
+fn open_conn(path: &Path, options: &SqliteOptions, writer: bool) -> Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if writer {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+    conn.busy_timeout(options.busy_timeout).map_err(sql)?;
+    let sync = match options.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {sync};
+         PRAGMA foreign_keys = OFF;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -{};",
+        options.cache_kib
+    ))
+    .map_err(sql)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(sql)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::new(
+            ErrorKind::Backend,
+            format!("sqlite refused WAL mode (journal_mode is {mode})"),
+        ));
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+pub(crate) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+        .map_err(sql)
+}
+
+pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Backend, format!("{}: {e}", path.display()))
+}
+
+/// Maps a SQLite error: unique and primary-key clashes are [`ErrorKind::AlreadyExists`], anything
+/// else is a backend error (details for logs only).
+pub(crate) fn sql(e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e
+        && f.code == rusqlite::ErrorCode::ConstraintViolation
+        && matches!(
+            f.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    {
+        return Error::new(ErrorKind::AlreadyExists, "duplicate key");
+    }
+    Error::new(ErrorKind::Backend, format!("sqlite: {e}"))
+}
+
+/// An id as the 12 raw bytes the tables store.
+pub(crate) fn idb(id: ObjectId) -> [u8; 12] {
+    id.bytes()
+}
+
+/// Reads a 12-byte id column.
+pub(crate) fn id_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<ObjectId> {
+    let v: Vec<u8> = row.get(idx)?;
+    let arr: [u8; 12] = v.as_slice().try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Blob,
+            "id is not 12 bytes".into(),
+        )
+    })?;
+    Ok(ObjectId::from_bytes(arr))
+}
+
+/// Reads an optional 12-byte id column.
+pub(crate) fn opt_id_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<ObjectId>> {
+    let v: Option<Vec<u8>> = row.get(idx)?;
+    Ok(v.and_then(|v| <[u8; 12]>::try_from(v.as_slice()).ok())
+        .map(ObjectId::from_bytes))
+}
+
+/// Unsigned values are stored as SQLite integers (i64), clamped.
+pub(crate) fn i(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Reads a non-negative integer column as u64 (negative or corrupt values read as 0).
+pub(crate) fn u_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+    let v: i64 = row.get(idx)?;
+    Ok(u64::try_from(v).unwrap_or(0))
+}
+
+/// A string list as JSON text.
+pub(crate) fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// Parses a JSON string list; anything unreadable is an empty list (old data must not break reads).
+pub(crate) fn parse_list(s: Option<String>) -> Vec<String> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
+}

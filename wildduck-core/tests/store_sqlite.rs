@@ -1,0 +1,168 @@
+//! Conformance suite on the embedded SQLite backend (the same suite the MongoDB backend runs), plus
+//! the backend's own behaviours: schema versioning, the open lock, content round trips.
+#![cfg(feature = "embedded")]
+
+mod conformance;
+
+use wildduck_core::ErrorKind;
+use wildduck_core::service::{ServiceConfig, Services};
+use wildduck_core::store::sqlite::{SCHEMA_VERSION, SqliteStore};
+
+fn config() -> ServiceConfig {
+    ServiceConfig {
+        bcrypt_cost: 4,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path().join("mail.db"))
+        .await
+        .expect("open");
+    assert_eq!(store.open_report().found_version, 0);
+    let services = Services::new(store.backend(), None, config());
+    conformance::run_all(&services).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopen_keeps_data_and_schema_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mail.db");
+    let user = {
+        let store = SqliteStore::open(&path).await.expect("open");
+        let s = Services::new(store.backend(), None, config());
+        s.create_user(wildduck_core::service::users::NewUser {
+            username: "keeper".into(),
+            password: Some("pw".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("user")
+    };
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    let report = store.open_report();
+    assert_eq!(report.found_version, SCHEMA_VERSION);
+    assert!(!report.repaired, "a clean close needs no repair");
+    let s = Services::new(store.backend(), None, config());
+    assert_eq!(s.resolve_user("keeper").await.expect("kept").id, user.id);
+    assert_eq!(
+        s.list_mailboxes(user.id, false).await.expect("boxes").len(),
+        5
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_open_of_one_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mail.db");
+    let _first = SqliteStore::open(&path).await.expect("open");
+    let e = SqliteStore::open(&path).await.expect_err("locked");
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newer_schema_is_refused_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mail.db");
+    drop(SqliteStore::open(&path).await.expect("create"));
+    // Pretend a future binary migrated the file.
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+            [(SCHEMA_VERSION + 1).to_string()],
+        )
+        .expect("bump");
+    }
+    let before = std::fs::read(&path).expect("read");
+    let e = SqliteStore::open(&path).await.expect_err("newer");
+    assert_eq!(e.kind(), ErrorKind::Backend);
+    assert!(
+        e.message().contains("newer") && e.message().contains("upgrade"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        before,
+        "file untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_round_trips_through_the_database() {
+    use std::sync::Arc;
+    use wildduck_core::model::{MessageId, MessageMeta, Timestamp, Uid, UidSet};
+    use wildduck_core::store::NewMessage;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path().join("mail.db"))
+        .await
+        .expect("open");
+    let s = Services::new(store.backend(), None, config());
+    let b = s.backend();
+    let u = s
+        .create_user(wildduck_core::service::users::NewUser {
+            username: "content".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("user");
+    let inbox = s.find_mailbox(u.id, "INBOX").await.expect("inbox");
+    let raw = b"From: a@example.com\r\nSubject: round trip\r\nContent-Type: multipart/alternative; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nplain\r\n--x\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--x--\r\n";
+    let ingested = wildduck_core::message::ingest(raw).expect("ingest");
+    let (first, modseq) = b
+        .mailboxes
+        .allocate(inbox.id, 1)
+        .await
+        .expect("alloc")
+        .expect("mailbox");
+    let id = MessageId::new();
+    let meta = MessageMeta {
+        id,
+        root: id,
+        user: u.id,
+        mailbox: inbox.id,
+        uid: first,
+        modseq,
+        idate: Timestamp::now(),
+        hdate: Timestamp::now(),
+        size: ingested.message.size,
+        subject: "round trip".into(),
+        ..Default::default()
+    };
+    b.messages
+        .insert_messages(&[NewMessage {
+            meta: meta.clone(),
+            content: Arc::new(ingested.message.clone()),
+        }])
+        .await
+        .expect("insert");
+    let loaded = b
+        .messages
+        .load_messages(inbox.id, &UidSet::all())
+        .await
+        .expect("load");
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].0, meta);
+    assert_eq!(loaded[0].1, ingested.message);
+    assert_eq!(
+        wildduck_core::message::rebuild::rebuild(
+            &loaded[0].1.tree,
+            &wildduck_core::message::NoBlobs
+        )
+        .expect("rebuild"),
+        raw.to_vec()
+    );
+    // Absent UIDs are skipped.
+    assert!(
+        b.messages
+            .load_messages(inbox.id, &UidSet::range(first.0 + 1, first.0 + 5))
+            .await
+            .expect("load")
+            .is_empty()
+    );
+    assert_eq!(first, Uid(1));
+}
