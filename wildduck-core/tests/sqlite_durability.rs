@@ -129,7 +129,7 @@ async fn child(db: &Path) {
         println!("A {} {}", a.uid.0, token);
         recent.push(a.uid);
         let roll: u8 = rand::random();
-        if roll % 4 == 0 && recent.len() >= 2 {
+        if roll.is_multiple_of(4) && recent.len() >= 2 {
             let set: UidSet = recent.iter().rev().take(2).copied().collect();
             let c = s
                 .copy_messages(user.id, &inbox, &set, trash.id, None)
@@ -139,7 +139,7 @@ async fn child(db: &Path) {
                 println!("C {} {}", p.source.0, p.target.0);
             }
         }
-        if roll % 3 == 0
+        if roll.is_multiple_of(3)
             && let Some(victim) = recent.first().copied()
         {
             recent.remove(0);
