@@ -654,3 +654,68 @@ fn wildduck_rebuild_of_our_documents_matches_for_regular_messages() {
     );
     assert!(regular >= 40, "only {regular} regular corpus messages");
 }
+
+/// Damaged documents (a field missing or of another type, at the top level and in the root node)
+/// give an error or a message, never a panic.
+#[test]
+fn damaged_documents_never_panic() {
+    let user = UserId(wildduck_core::model::ObjectId::new());
+    let mailbox = MailboxId(wildduck_core::model::ObjectId::new());
+    let mut tried = 0;
+    for (name, raw) in corpus_messages().iter().take(30) {
+        let ing = ingest(raw).expect("ingest");
+        let d = to_document(&meta_for(&ing.message, user, mailbox, 1), &ing.message);
+        let replacements = [
+            None,
+            Some(Bson::Null),
+            Some(Bson::Int32(-1)),
+            Some(Bson::String("x".into())),
+        ];
+        for key in d.keys().cloned().collect::<Vec<_>>() {
+            for r in &replacements {
+                let mut m = d.clone();
+                match r {
+                    None => {
+                        m.remove(&key);
+                    }
+                    Some(v) => {
+                        m.insert(key.clone(), v.clone());
+                    }
+                }
+                let _ = from_document(&m);
+                tried += 1;
+            }
+        }
+        let tree = d.get_document("mimeTree").expect("tree").clone();
+        for key in tree.keys().cloned().collect::<Vec<_>>() {
+            for r in &replacements {
+                let mut t = tree.clone();
+                match r {
+                    None => {
+                        t.remove(&key);
+                    }
+                    Some(v) => {
+                        t.insert(key.clone(), v.clone());
+                    }
+                }
+                let mut m = d.clone();
+                m.insert("mimeTree", t);
+                let _ = from_document(&m);
+                tried += 1;
+            }
+        }
+        // A WildDuck-style reading of our document (extras marker removed) never panics either and
+        // keeps the size consistent with the rebuilt tree.
+        let mut t = tree.clone();
+        t.remove("xExact");
+        let mut m = d.clone();
+        m.insert("mimeTree", t);
+        let (_, msg) = from_document(&m).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            msg.size,
+            wildduck_core::message::rebuild::size(&msg.tree),
+            "{name}"
+        );
+    }
+    assert!(tried > 1000, "{tried}");
+}

@@ -37,11 +37,11 @@ use crate::{Error, ErrorKind, Result};
 /// Value of the root's `xExact` marker: every node carries the exact-bytes extras.
 const EXACT_VERSION: i32 = 1;
 
-/// The document for `meta` with content `msg`. Fields `MessageMeta` and the content both have
-/// (`size`, `msgid`, `subject`, `ha`, attachment keys) are taken from the content.
+/// The document for `meta` with content `msg`. Where both have a field, `meta` wins for `size`,
+/// `ha`, and for `msgid`/`subject` when set (it is what metadata reads and quota use); the
+/// `attachmentMap` comes from the tree.
 pub fn to_document(meta: &MessageMeta, msg: &StoredMessage) -> Document {
     let mut d = meta_doc(meta);
-    d.insert("size", unum(msg.size));
     d.insert("userDeleted", false);
     d.insert("meta", Document::new());
     d.insert("filters", Bson::Array(Vec::new()));
@@ -56,6 +56,13 @@ pub fn to_document(meta: &MessageMeta, msg: &StoredMessage) -> Document {
     d.insert("envelope", envelope_bson(&msg.envelope));
     d.insert("bodystructure", body_bson(&msg.body_structure));
     write_maildata(&msg.data, &mut d);
+    d.insert("ha", meta.has_attachments);
+    if let Some(id) = meta.msgid.as_deref().filter(|s| !s.is_empty()) {
+        d.insert("msgid", id);
+    }
+    if !meta.subject.is_empty() {
+        d.insert("subject", &meta.subject);
+    }
     d.insert("copied", false);
     d
 }
