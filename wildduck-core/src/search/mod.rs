@@ -600,20 +600,45 @@ impl SearchFields {
     }
 }
 
-/// Splits a raw header section into WildDuck's `mimeTree.header` lines: one string per field
-/// (continuations kept), final line break removed, each byte as the character of the same value.
+/// Splits a raw header section into WildDuck's `mimeTree.header` lines, by its rules: a line ends at
+/// `\r*\n` or a lone `\r`; a line starting with white space (space, tab, VT, FF, NBSP) continues the
+/// previous one, joined with `\r\n`; each byte becomes the character of the same value.
 pub fn header_lines(section: &[u8]) -> Vec<String> {
-    crate::message::header::fields(section)
-        .map(|f| {
-            let raw = f.raw;
-            let raw = raw
-                .strip_suffix(b"\r\n")
-                .or_else(|| raw.strip_suffix(b"\n"))
-                .unwrap_or(raw);
-            binary_string(raw)
-        })
-        .filter(|l| !l.is_empty())
-        .collect()
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = section.get(i) {
+        if b != b'\r' && b != b'\n' {
+            line.push(b);
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while section.get(j) == Some(&b'\r') {
+            j += 1;
+        }
+        i = if section.get(j) == Some(&b'\n') {
+            j + 1
+        } else {
+            i + 1
+        };
+        lines.push(std::mem::take(&mut line));
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(lines.len());
+    for l in lines {
+        let continues = matches!(l.first(), Some(b' ' | b'\t' | 0x0B | 0x0C | 0xA0));
+        match out.last_mut() {
+            Some(prev) if continues => {
+                prev.extend_from_slice(b"\r\n");
+                prev.extend_from_slice(&l);
+            }
+            _ => out.push(l),
+        }
+    }
+    out.iter().map(|l| binary_string(l)).collect()
 }
 
 /// Bytes as a Node `binary` string: every byte becomes the character with the same code.
@@ -754,6 +779,15 @@ mod tests {
             let (y, m, dd) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, dd), days);
         }
+    }
+
+    #[test]
+    fn header_lines_follow_wildduck() {
+        assert_eq!(
+            header_lines(b"From: a\r\nSubject: x\r\n\ty\r\nX: \xc3\xa9\rZ:\n"),
+            vec!["From: a", "Subject: x\r\n\ty", "X: \u{c3}\u{a9}", "Z:"]
+        );
+        assert!(header_lines(b"").is_empty());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! entry point (`store_mongo.rs` now; the embedded backend's later) with a fresh, empty backend.
 
 mod messages;
+mod search;
 
 use wildduck_core::ErrorKind;
 use wildduck_core::model::{
@@ -28,6 +29,7 @@ pub async fn run_all(s: &Services) {
     mailboxes(s).await;
     messages(s).await;
     messages::run_all(s).await;
+    search::run_all(s).await;
 }
 
 async fn users(s: &Services) {
