@@ -29,6 +29,10 @@ mod matcher;
 
 pub use matcher::contains_ci;
 
+/// The deepest search tree the services accept ([`SearchKey::depth`]): evaluation is recursive,
+/// and MongoDB refuses queries nested more than 100 levels.
+pub const MAX_SEARCH_DEPTH: usize = 32;
+
 /// A calendar date (no time, no zone), as IMAP date search keys carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SearchDate {
@@ -282,6 +286,26 @@ impl SearchKey {
             entry: None,
             modseq: ModSeq(modseq),
         }
+    }
+
+    /// Nesting depth of the tree (a leaf is 1), computed without recursion so that any tree can be
+    /// measured before it is walked.
+    pub fn depth(&self) -> usize {
+        let mut max = 0;
+        let mut stack: Vec<(&SearchKey, usize)> = vec![(self, 1)];
+        while let Some((k, d)) = stack.pop() {
+            max = max.max(d);
+            match k {
+                Self::Not(inner) => stack.push((inner, d + 1)),
+                Self::Or(a, b) => {
+                    stack.push((a, d + 1));
+                    stack.push((b, d + 1));
+                }
+                Self::And(v) => stack.extend(v.iter().map(|x| (x, d + 1))),
+                _ => {}
+            }
+        }
+        max
     }
 
     /// Whether a `MODSEQ` key occurs anywhere in the tree: then the IMAP answer carries the highest
@@ -841,6 +865,8 @@ mod tests {
         );
         assert!(k.uses_modseq());
         assert!(!SearchKey::All.uses_modseq());
+        assert_eq!(k.depth(), 4);
+        assert_eq!(SearchKey::All.depth(), 1);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Search: the use case over [`crate::search`] and the backend's one-query primitive.
 
 use super::Services;
-use crate::Result;
 use crate::model::{MailboxId, Timestamp, UserId};
-use crate::search::{SearchKey, SearchResult};
+use crate::search::{MAX_SEARCH_DEPTH, SearchKey, SearchResult};
+use crate::{Error, Result};
 
 impl Services {
     /// The UIDs of `user`'s messages in `mailbox` that match `key`, ascending, and — when the key
@@ -12,13 +12,17 @@ impl Services {
     /// Sequence numbers and `*` must already be resolved to UIDs by the caller (its session view
     /// knows them). `OLDER`/`YOUNGER` are relative to now.
     ///
-    /// Errors: `NotFound` for an unknown or another user's mailbox; `Backend` when the store fails.
+    /// Errors: `Invalid` for a tree nested deeper than [`MAX_SEARCH_DEPTH`]; `NotFound` for an
+    /// unknown or another user's mailbox; `Backend` when the store fails.
     pub async fn search(
         &self,
         user: UserId,
         mailbox: MailboxId,
         key: &SearchKey,
     ) -> Result<SearchResult> {
+        if key.depth() > MAX_SEARCH_DEPTH {
+            return Err(Error::invalid("search criteria nested too deeply"));
+        }
         let mb = self.get_mailbox(user, mailbox).await?;
         let plan = key.plan(Timestamp::now());
         let found = self.backend.messages.search(mb.id, &plan).await?;

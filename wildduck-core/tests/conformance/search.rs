@@ -272,6 +272,27 @@ pub async fn run_all(s: &Services) {
     assert_eq!(fr.changed.len(), 1);
     check(SearchKey::Seen, vec![u1, u4]).await;
 
+    // Too deep a tree is refused before any evaluation.
+    let mut deep = SearchKey::Seen;
+    for _ in 0..wildduck_core::search::MAX_SEARCH_DEPTH {
+        deep = deep.negate();
+    }
+    let e = s
+        .search(user.id, inbox.id, &deep)
+        .await
+        .expect_err("too deep");
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    let mut ok = SearchKey::Seen;
+    for _ in 1..wildduck_core::search::MAX_SEARCH_DEPTH {
+        ok = ok.negate();
+    }
+    let expect = if wildduck_core::search::MAX_SEARCH_DEPTH % 2 == 1 {
+        vec![u1, u4]
+    } else {
+        vec![u2, u3]
+    };
+    check(ok, expect).await;
+
     // Ownership: another user's or an unknown mailbox is NotFound.
     let e = s
         .search(other.id, inbox.id, &SearchKey::All)
