@@ -335,7 +335,8 @@ impl SearchKey {
     }
 
     /// Compiles the tree into a [`SearchPlan`], resolving `OLDER`/`YOUNGER` against `now` and
-    /// folding constant parts (`ALL`, `RECENT`, empty lists) away.
+    /// folding constant parts (`ALL`, `RECENT`, empty lists) away. Recursive: check an untrusted
+    /// tree's [`SearchKey::depth`] against [`MAX_SEARCH_DEPTH`] first (the services do).
     pub fn plan(&self, now: Timestamp) -> SearchPlan {
         use Condition as C;
         let cond = |c: Condition| SearchPlan::Cond(c);
