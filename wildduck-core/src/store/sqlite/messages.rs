@@ -478,6 +478,73 @@ impl MessageStore for SqliteStore {
         .await
     }
 
+    async fn search(
+        &self,
+        mailbox: MailboxId,
+        plan: &crate::search::SearchPlan,
+    ) -> Result<Vec<(Uid, ModSeq)>> {
+        use crate::search::{SearchFields, SearchPlan};
+        if *plan == SearchPlan::Nothing {
+            return Ok(Vec::new());
+        }
+        let plan = plan.clone();
+        self.read(move |tx| {
+            let mut args = vec![Value::Blob(idb(mailbox.0).to_vec())];
+            if let Some(cond) = super::search::exact(&plan, &mut args) {
+                // Metadata only: one query, nothing decoded.
+                let mut stmt = tx
+                    .prepare(&format!(
+                        "SELECT m.uid, m.modseq FROM messages m WHERE m.mailbox = ? AND ({cond}) \
+                         ORDER BY m.uid"
+                    ))
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                        Ok((
+                            Uid(u32::try_from(u_at(r, 0)?).unwrap_or(0)),
+                            ModSeq(u_at(r, 1)?),
+                        ))
+                    })
+                    .map_err(sql)?;
+                return rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql);
+            }
+            let pre = super::search::necessary(&plan, &mut args);
+            let content = plan.needs_content();
+            let columns = if content {
+                format!("{META}, (SELECT c.data FROM message_content c WHERE c.rid = m.rid)")
+            } else {
+                META.to_string()
+            };
+            let mut stmt = tx
+                .prepare(&format!(
+                    "SELECT {columns} FROM messages m WHERE m.mailbox = ? AND ({pre}) ORDER BY m.uid"
+                ))
+                .map_err(sql)?;
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(args.iter()))
+                .map_err(sql)?;
+            let empty = super::search::no_fields();
+            let mut out = Vec::new();
+            // One candidate at a time: content is decoded, matched and dropped.
+            while let Some(row) = rows.next().map_err(sql)? {
+                let (_, meta) = meta_from(row).map_err(sql)?;
+                let hit = if content {
+                    let data: Option<Vec<u8>> = row.get(META_LEN).map_err(sql)?;
+                    let Some(data) = data else { continue };
+                    let stored = codec::decode(&data)?;
+                    plan.matches(&meta, &SearchFields::from_stored(&stored))
+                } else {
+                    plan.matches(&meta, &empty)
+                };
+                if hit {
+                    out.push((meta.uid, meta.modseq));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn sum_sizes(&self, user: UserId) -> Result<i64> {
         self.read(move |tx| {
             tx.query_row(

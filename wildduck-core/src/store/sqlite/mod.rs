@@ -39,6 +39,7 @@ mod journal;
 mod mailboxes;
 mod messages;
 mod schema;
+mod search;
 mod threads;
 mod users;
 
