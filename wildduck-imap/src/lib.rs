@@ -3,4 +3,6 @@
 //! So far it holds the response writer for the message items computed by the core
 //! ([`response::write_envelope`], [`response::write_body_structure`]).
 
+pub mod proto;
 pub mod response;
+pub mod utf7;

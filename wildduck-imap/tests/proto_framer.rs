@@ -1,0 +1,318 @@
+//! Framer: lines, literals, limits, streaming APPEND and the TOOBIG paths.
+
+use wildduck_imap::proto::{Frame, FrameError, FrameErrorKind, Framer, FramerConfig, FramerEvent};
+
+/// Feeds `input` at once and collects events up to the first NeedMore.
+fn run(framer: &mut Framer, input: &[u8]) -> Vec<FramerEvent> {
+    framer.feed(input);
+    drain(framer)
+}
+
+fn drain(framer: &mut Framer) -> Vec<FramerEvent> {
+    let mut out = Vec::new();
+    loop {
+        match framer.next_event() {
+            FramerEvent::NeedMore => return out,
+            e => out.push(e),
+        }
+    }
+}
+
+fn frame(bytes: &[u8]) -> FramerEvent {
+    FramerEvent::Frame(Frame::from_bytes(bytes))
+}
+
+fn err(tag: Option<&str>, kind: FrameErrorKind, synchronizing: bool) -> FramerEvent {
+    FramerEvent::Error(FrameError {
+        tag: tag.map(str::to_string),
+        kind,
+        synchronizing,
+    })
+}
+
+#[test]
+fn simple_lines_crlf_and_bare_lf() {
+    let mut f = Framer::default();
+    let ev = run(&mut f, b"a1 NOOP\r\na2 CAPABILITY\na3 LOG");
+    assert_eq!(ev, vec![frame(b"a1 NOOP"), frame(b"a2 CAPABILITY")]);
+    assert_eq!(f.buffered(), 6);
+    assert_eq!(run(&mut f, b"OUT\r\n"), vec![frame(b"a3 LOGOUT")]);
+    assert!(f.is_idle());
+}
+
+#[test]
+fn empty_line_is_an_empty_frame() {
+    let mut f = Framer::default();
+    assert_eq!(run(&mut f, b"\r\n"), vec![frame(b"")]);
+}
+
+#[test]
+fn synchronising_literal_asks_for_continuation() {
+    let mut f = Framer::default();
+    assert_eq!(run(&mut f, b"a LOGIN {4}\r\n"), vec![FramerEvent::Continue]);
+    assert_eq!(run(&mut f, b"us"), vec![]);
+    assert_eq!(run(&mut f, b"er {3}\r\n"), vec![FramerEvent::Continue]);
+    assert_eq!(
+        run(&mut f, b"pw\n\r\n"),
+        vec![frame(b"a LOGIN {4}\r\nuser {3}\r\npw\n")]
+    );
+}
+
+#[test]
+fn non_synchronising_literal_needs_no_continuation() {
+    let mut f = Framer::default();
+    assert_eq!(
+        run(&mut f, b"a LOGIN {4+}\r\nuser {0+}\r\n\r\n"),
+        vec![frame(b"a LOGIN {4+}\r\nuser {0+}\r\n")]
+    );
+}
+
+#[test]
+fn literal_with_bare_lf_header() {
+    let mut f = Framer::default();
+    assert_eq!(
+        run(&mut f, b"a SELECT {5+}\nINBOX\n"),
+        vec![frame(b"a SELECT {5+}\r\nINBOX")]
+    );
+}
+
+#[test]
+fn large_literal_outside_append_is_refused() {
+    let mut f = Framer::default();
+    assert_eq!(
+        run(&mut f, b"a LOGIN {1025}\r\n"),
+        vec![err(
+            Some("a"),
+            FrameErrorKind::LiteralTooLarge { size: 1025 },
+            true
+        )]
+    );
+    // The client was refused `+`, so the next line is a new command.
+    assert_eq!(run(&mut f, b"b NOOP\r\n"), vec![frame(b"b NOOP")]);
+}
+
+#[test]
+fn large_literal_plus_outside_append_is_skipped() {
+    let mut f = Framer::default();
+    let mut input = b"a LOGIN {2000+}\r\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 2000));
+    input.extend_from_slice(b" {3+}\r\nabc\r\nb NOOP\r\n");
+    assert_eq!(
+        run(&mut f, &input),
+        vec![
+            err(
+                Some("a"),
+                FrameErrorKind::LiteralTooLarge { size: 2000 },
+                false
+            ),
+            frame(b"b NOOP")
+        ]
+    );
+}
+
+#[test]
+fn line_too_long_is_reported_early_and_discarded() {
+    let mut f = Framer::new(FramerConfig {
+        max_line_length: 100,
+        ..FramerConfig::default()
+    });
+    let mut ev = run(&mut f, b"t1 SEARCH ");
+    assert!(ev.is_empty());
+    ev = run(&mut f, &[b'x'; 200]);
+    assert_eq!(
+        ev,
+        vec![err(Some("t1"), FrameErrorKind::LineTooLong, false)]
+    );
+    assert!(run(&mut f, &[b'y'; 5000]).is_empty());
+    assert!(f.capacity() < 4096, "capacity {}", f.capacity());
+    assert_eq!(run(&mut f, b"zz\r\nt2 NOOP\r\n"), vec![frame(b"t2 NOOP")]);
+}
+
+#[test]
+fn complete_long_line_is_refused_with_its_tag() {
+    let mut f = Framer::new(FramerConfig {
+        max_line_length: 20,
+        ..FramerConfig::default()
+    });
+    let ev = run(&mut f, b"t1 FETCH 1:2,4,5,6,7,8,9 FLAGS\r\nt2 NOOP\r\n");
+    assert_eq!(
+        ev,
+        vec![
+            err(Some("t1"), FrameErrorKind::LineTooLong, false),
+            frame(b"t2 NOOP")
+        ]
+    );
+}
+
+#[test]
+fn line_exactly_at_the_limit_passes() {
+    let mut f = Framer::new(FramerConfig {
+        max_line_length: 10,
+        ..FramerConfig::default()
+    });
+    assert_eq!(run(&mut f, b"a1 NOOP123\r\n"), vec![frame(b"a1 NOOP123")]);
+    assert_eq!(
+        run(&mut f, b"a1 NOOP1234\r\n"),
+        vec![err(Some("a1"), FrameErrorKind::LineTooLong, false)]
+    );
+}
+
+#[test]
+fn invalid_literal_size() {
+    let mut f = Framer::default();
+    assert_eq!(
+        run(&mut f, b"a LOGIN {99999999999999999999999}\r\nb NOOP\r\n"),
+        vec![
+            err(Some("a"), FrameErrorKind::InvalidLiteralSize, true),
+            frame(b"b NOOP")
+        ]
+    );
+}
+
+#[test]
+fn append_streams_large_literal_in_chunks() {
+    let mut f = Framer::new(FramerConfig {
+        chunk_size: 1000,
+        ..FramerConfig::default()
+    });
+    let ev = run(&mut f, b"a APPEND INBOX (\\Seen) {2500}\r\n");
+    assert_eq!(
+        ev,
+        vec![FramerEvent::LiteralStart {
+            size: 2500,
+            continuation: true
+        }]
+    );
+    let body: Vec<u8> = (0..2500u32).map(|i| (i % 251) as u8).collect();
+    let mut input = body.clone();
+    input.extend_from_slice(b"\r\nb NOOP\r\n");
+    let ev = run(&mut f, &input);
+    let mut got = Vec::new();
+    let mut frames = Vec::new();
+    for e in ev {
+        match e {
+            FramerEvent::LiteralData(d) => {
+                assert!(!d.is_empty() && d.len() <= 1000);
+                got.extend(d);
+            }
+            FramerEvent::Frame(fr) => frames.push(fr),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(got, body);
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[0].bytes(), b"a APPEND INBOX (\\Seen) {2500}\r\n");
+    assert_eq!(
+        frames[0].streamed_literal(),
+        Some((frames[0].bytes().len(), 2500))
+    );
+    assert_eq!(frames[1].bytes(), b"b NOOP");
+}
+
+#[test]
+fn append_small_literal_stays_inline() {
+    let mut f = Framer::default();
+    let ev = run(&mut f, b"a APPEND INBOX {5+}\r\nhello\r\n");
+    assert_eq!(ev, vec![frame(b"a APPEND INBOX {5+}\r\nhello")]);
+}
+
+#[test]
+fn append_too_big_synchronising_is_refused_before_data() {
+    let mut f = Framer::default();
+    let ev = run(&mut f, b"a APPEND INBOX {104857600}\r\n");
+    assert_eq!(
+        ev,
+        vec![err(
+            Some("a"),
+            FrameErrorKind::TooBig {
+                size: 104_857_600,
+                limit: 64 * 1024 * 1024
+            },
+            true
+        )]
+    );
+    assert_eq!(run(&mut f, b"b NOOP\r\n"), vec![frame(b"b NOOP")]);
+}
+
+#[test]
+fn append_too_big_literal_plus_is_discarded_with_bounded_memory() {
+    let mut f = Framer::default();
+    let size: u64 = 100 * 1024 * 1024;
+    let ev = run(&mut f, format!("a APPEND INBOX {{{size}+}}\r\n").as_bytes());
+    assert_eq!(
+        ev,
+        vec![err(
+            Some("a"),
+            FrameErrorKind::TooBig {
+                size,
+                limit: 64 * 1024 * 1024
+            },
+            false
+        )]
+    );
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0u64;
+    let mut max_cap = 0;
+    while sent < size {
+        let n = (size - sent).min(chunk.len() as u64) as usize;
+        f.feed(&chunk[..n]);
+        assert_eq!(drain(&mut f), vec![]);
+        max_cap = max_cap.max(f.capacity());
+        sent += n as u64;
+    }
+    assert!(max_cap < 4096, "framer held {max_cap} bytes");
+    assert_eq!(run(&mut f, b"\r\nb NOOP\r\n"), vec![frame(b"b NOOP")]);
+}
+
+#[test]
+fn buffer_is_released_after_a_big_command() {
+    let mut f = Framer::default();
+    let mut input = b"a APPEND INBOX {100000+}\r\n".to_vec();
+    input.extend(std::iter::repeat_n(b'm', 100_000));
+    input.extend_from_slice(b"\r\n");
+    let ev = run(&mut f, &input);
+    assert!(matches!(ev.last(), Some(FramerEvent::Frame(_))));
+    assert!(f.capacity() <= 2048, "capacity {}", f.capacity());
+    assert!(f.is_idle());
+}
+
+#[test]
+fn only_one_streamed_literal_per_append() {
+    let mut f = Framer::default();
+    let mut input = b"a APPEND INBOX {2000+}\r\n".to_vec();
+    input.extend(std::iter::repeat_n(b'm', 2000));
+    input.extend_from_slice(b" {2000}\r\n");
+    let ev = run(&mut f, &input);
+    assert!(matches!(ev.first(), Some(FramerEvent::LiteralStart { .. })));
+    assert_eq!(
+        ev.last(),
+        Some(&err(
+            Some("a"),
+            FrameErrorKind::LiteralTooLarge { size: 2000 },
+            true
+        ))
+    );
+}
+
+#[test]
+fn command_size_cap() {
+    let mut f = Framer::new(FramerConfig {
+        max_command_size: 2000,
+        ..FramerConfig::default()
+    });
+    let mut input = Vec::new();
+    input.extend_from_slice(b"a SEARCH");
+    for _ in 0..3 {
+        input.extend_from_slice(b" TEXT {1000+}\r\n");
+        input.extend(std::iter::repeat_n(b'q', 1000));
+    }
+    input.extend_from_slice(b"\r\nb NOOP\r\n");
+    let ev = run(&mut f, &input);
+    assert_eq!(
+        ev,
+        vec![
+            err(Some("a"), FrameErrorKind::CommandTooLarge, false),
+            frame(b"b NOOP")
+        ]
+    );
+}
