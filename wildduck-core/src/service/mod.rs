@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use crate::bus::{Locks, Notifier};
+use crate::bus::{Counters, Locks, Notifier};
 use crate::model::UserId;
 use crate::store::Backend;
 use crate::{Error, ErrorKind};
 
 pub mod addresses;
+pub mod login;
 pub mod mailboxes;
 pub mod messages;
+pub mod pop3;
 pub mod search;
 pub mod threads;
 pub mod users;
@@ -46,6 +48,9 @@ pub struct Services {
     /// Mailbox write locks (`mbwr:<mailbox>`) shared with other instances; `None` = no locking
     /// (one process owns the data).
     locks: Option<Arc<dyn Locks>>,
+    /// Rate-limit counters (`auth_user:<id>`, `pdw:<user>`, …): in-process unless replaced with
+    /// shared ones through [`Services::with_counters`].
+    counters: Arc<dyn Counters>,
 }
 
 impl Services {
@@ -60,6 +65,7 @@ impl Services {
             notifier,
             config,
             locks: None,
+            counters: Arc::new(crate::bus::local::LocalCounters::new()),
         }
     }
 
@@ -69,6 +75,18 @@ impl Services {
     pub fn with_locks(mut self, locks: Arc<dyn Locks>) -> Self {
         self.locks = Some(locks);
         self
+    }
+
+    /// The same services, counting rate limits (login failures, download bytes) in `counters`
+    /// (e.g. Redis, so every instance and WildDuck share them) instead of in-process.
+    pub fn with_counters(mut self, counters: Arc<dyn Counters>) -> Self {
+        self.counters = counters;
+        self
+    }
+
+    /// The rate-limit counters.
+    pub fn counters(&self) -> &Arc<dyn Counters> {
+        &self.counters
     }
 
     /// The backend (for adapters' read paths that need a primitive directly).

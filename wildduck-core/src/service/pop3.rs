@@ -1,0 +1,236 @@
+//! What the POP3 front end needs from the store, as WildDuck's POP3 server does it (inventory §2):
+//! the listing fixed at login (newest `maxMessages` of INBOX, oldest first), message bytes with the
+//! daily download limit (`pdw:<user>`), and the UPDATE state's changes (`\Seen` for retrieved
+//! messages, deleted ones moved to Trash and marked `\Seen`, or really deleted).
+
+use std::time::Duration;
+
+use super::Services;
+use crate::model::{
+    Flag, FlagOp, Flags, Mailbox, MessageId, SpecialUse, Uid, UidSet, User, UserId,
+};
+use crate::store::MessageFilter;
+use crate::{Error, ErrorKind, Result};
+
+/// Messages listed per session unless the user has `pop3MaxMessages` (WildDuck `pop3.maxMessages`).
+pub const POP3_MAX_MESSAGES: u64 = 250;
+/// Bytes a user may download over POP3 a day unless the user has `pop3MaxDownload`
+/// (WildDuck `const:max:pop3:download`: 10 GiB).
+pub const POP3_MAX_DOWNLOAD: u64 = 10 * 1024 * 1024 * 1024;
+/// The download counter's window.
+pub const DOWNLOAD_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// One listed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pop3Message {
+    /// The message id; its hex form is the UIDL (WildDuck-compatible).
+    pub id: MessageId,
+    /// UID in INBOX.
+    pub uid: Uid,
+    /// RFC822.SIZE, the size RETR sends.
+    pub size: u64,
+    /// Already `\Seen` at login.
+    pub seen: bool,
+}
+
+/// A session's listing, fixed at login.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pop3Listing {
+    /// INBOX as loaded at login.
+    pub mailbox: Mailbox,
+    /// Oldest first; message number n is `messages[n - 1]`.
+    pub messages: Vec<Pop3Message>,
+}
+
+/// What happens to messages deleted in a POP3 session at QUIT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pop3DeleteAction {
+    /// Move to the `\Trash` mailbox and mark `\Seen` (WildDuck's behaviour).
+    #[default]
+    MoveToTrash,
+    /// Remove them (expunge).
+    Delete,
+}
+
+/// What the UPDATE state changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pop3Update {
+    /// Messages moved to Trash or deleted.
+    pub deleted: u64,
+    /// Retrieved messages newly marked `\Seen`.
+    pub seen: u64,
+}
+
+fn limit_or(v: Option<u64>, default: u64) -> u64 {
+    match v {
+        Some(n) if n > 0 => n,
+        _ => default,
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Services {
+    /// The newest `pop3MaxMessages` (or `default_max`) messages of `user`'s INBOX, oldest first.
+    /// Two reads: the UID list, then the metadata of the window.
+    pub async fn pop3_listing(&self, user: &User, default_max: u64) -> Result<Pop3Listing> {
+        let mailbox = self.find_mailbox(user.id, "INBOX").await?;
+        let max = usize::try_from(limit_or(user.limits.pop3_max_messages, default_max))
+            .unwrap_or(usize::MAX);
+        let uids = self.backend.messages.list_uids(mailbox.id).await?;
+        let window = uids.get(uids.len().saturating_sub(max)..).unwrap_or(&[]);
+        let (Some(first), Some(last)) = (window.first(), window.last()) else {
+            return Ok(Pop3Listing {
+                mailbox,
+                messages: Vec::new(),
+            });
+        };
+        let metas = self
+            .fetch_meta(
+                user.id,
+                &mailbox,
+                &MessageFilter {
+                    uids: Some(UidSet::range(first.0, last.0)),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut messages: Vec<Pop3Message> = metas
+            .into_iter()
+            .map(|m| Pop3Message {
+                id: m.id,
+                uid: m.uid,
+                size: m.size,
+                seen: m.flags.contains(&Flag::Seen),
+            })
+            .collect();
+        messages.sort_by_key(|m| m.uid);
+        // Messages may have arrived between the two reads; the window stays at `max`.
+        if messages.len() > max {
+            messages.drain(..messages.len() - max);
+        }
+        Ok(Pop3Listing { mailbox, messages })
+    }
+
+    /// The bytes of a listed message (exactly as stored) for RETR/TOP, refused with `RateLimited`
+    /// when the user's daily POP3 download (`pop3MaxDownload` or `default_limit`) is used up, and
+    /// `NotFound` when the message is gone (deleted elsewhere since login). The caller reports
+    /// what it sent with [`Services::pop3_count_download`].
+    pub async fn pop3_message(
+        &self,
+        user: &User,
+        mailbox: &Mailbox,
+        message: &Pop3Message,
+        default_limit: u64,
+    ) -> Result<Vec<u8>> {
+        let limit = limit_or(user.limits.pop3_max_download, default_limit);
+        match self
+            .counters
+            .ttl_counter_check(&format!("pdw:{}", user.id), to_i64(limit), DOWNLOAD_WINDOW)
+            .await
+        {
+            Ok(c) if !c.success => {
+                return Err(Error::new(
+                    ErrorKind::RateLimited,
+                    format!(
+                        "Download was rate limited. Try again in {} minutes.",
+                        (c.ttl.max(1) + 59) / 60
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "download limit check failed"),
+        }
+        let found = self
+            .fetch_messages(
+                user.id,
+                mailbox,
+                &UidSet::range(message.uid.0, message.uid.0),
+            )
+            .await?;
+        let m = found
+            .into_iter()
+            .find(|m| m.meta.id == message.id)
+            .ok_or_else(|| Error::not_found("message does not exist or is already deleted"))?;
+        m.raw()
+    }
+
+    /// Adds `bytes` to the user's daily POP3 download counter (a failure is logged).
+    pub async fn pop3_count_download(&self, user: &User, bytes: u64, default_limit: u64) {
+        let limit = limit_or(user.limits.pop3_max_download, default_limit);
+        if let Err(e) = self
+            .counters
+            .ttl_counter(
+                &format!("pdw:{}", user.id),
+                to_i64(bytes),
+                to_i64(limit),
+                DOWNLOAD_WINDOW,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "download counter update failed");
+        }
+    }
+
+    /// The UPDATE state: marks `seen` (retrieved, not deleted, not yet seen) messages `\Seen`, then
+    /// handles `deleted` as `action` says. One flag change (one MODSEQ, journal FETCH entries so
+    /// IMAP sessions see it) covers the seen and the to-be-trashed messages.
+    pub async fn pop3_update(
+        &self,
+        user: UserId,
+        mailbox: &Mailbox,
+        seen: &[Uid],
+        deleted: &[Uid],
+        action: Pop3DeleteAction,
+        session: Option<&str>,
+    ) -> Result<Pop3Update> {
+        let mut out = Pop3Update::default();
+        let mut mark: UidSet = seen.iter().copied().collect();
+        if action == Pop3DeleteAction::MoveToTrash {
+            for u in deleted {
+                mark.insert(u.0);
+            }
+        }
+        if !mark.is_empty() {
+            let mut flags = Flags::new();
+            flags.insert(Flag::Seen);
+            let r = self
+                .store_flags(user, mailbox, &mark, &FlagOp::Add(flags), None, session)
+                .await?;
+            out.seen = r
+                .changed
+                .iter()
+                .filter(|c| c.seen_changed && !deleted.contains(&c.uid))
+                .count() as u64;
+        }
+        if deleted.is_empty() {
+            return Ok(out);
+        }
+        let del: UidSet = deleted.iter().copied().collect();
+        match action {
+            Pop3DeleteAction::MoveToTrash => {
+                let trash = self
+                    .list_mailboxes(user, false)
+                    .await?
+                    .into_iter()
+                    .find(|m| m.special_use == Some(SpecialUse::Trash))
+                    .ok_or_else(|| Error::not_found("Trash mailbox not found for user"))?;
+                let moved = self
+                    .move_messages(user, mailbox, &del, trash.id, session)
+                    .await?;
+                out.deleted = moved.uids.len() as u64;
+            }
+            Pop3DeleteAction::Delete => {
+                let mut flags = Flags::new();
+                flags.insert(Flag::Deleted);
+                self.store_flags(user, mailbox, &del, &FlagOp::Add(flags), None, session)
+                    .await?;
+                let gone = self.expunge(user, mailbox, Some(&del), session).await?;
+                out.deleted = gone.uids.len() as u64;
+            }
+        }
+        Ok(out)
+    }
+}
