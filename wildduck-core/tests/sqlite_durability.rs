@@ -143,6 +143,8 @@ async fn child(db: &Path) {
             && let Some(victim) = recent.first().copied()
         {
             recent.remove(0);
+            // Announced before it starts: a kill after its commit but before "X" may remove it.
+            println!("E {}", victim.0);
             let set = UidSet::range(victim.0, victim.0);
             let del = FlagOp::Add(Flags::parse(["\\Deleted"]).expect("flag"));
             s.store_flags(user.id, &inbox, &set, &del, None, None)
@@ -165,6 +167,8 @@ struct Acked {
     inbox: HashMap<u32, u64>,
     /// Acknowledged expunges.
     expunged: BTreeSet<u32>,
+    /// Expunges started (acknowledged or not): these may be gone.
+    expunging: BTreeSet<u32>,
     /// Trash UID → source INBOX UID of acknowledged copies.
     trash: HashMap<u32, u32>,
     /// Tokens by INBOX UID, kept after expunge (copies keep their content).
@@ -256,6 +260,9 @@ fn record(acked: &mut Acked, line: &str) {
         Some("C") => {
             acked.trash.insert(num(2) as u32, num(1) as u32);
         }
+        Some("E") => {
+            acked.expunging.insert(num(1) as u32);
+        }
         Some("X") => {
             let uid = num(1) as u32;
             acked.inbox.remove(&uid);
@@ -287,7 +294,7 @@ async fn verify(db: &Path, acked: &Acked, round: usize) {
         .collect();
     for uid in acked.inbox.keys() {
         assert!(
-            inbox_uids.contains(uid),
+            inbox_uids.contains(uid) || acked.expunging.contains(uid),
             "round {round}: acknowledged INBOX UID {uid} lost"
         );
     }

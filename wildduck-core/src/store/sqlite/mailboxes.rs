@@ -252,7 +252,7 @@ impl MailboxStore for SqliteStore {
 /// Reserves `count` UIDs and one MODSEQ inside `tx` (optionally only when the mailbox belongs to
 /// `user`). `None` when the mailbox is absent.
 pub(super) fn allocate_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     mailbox: MailboxId,
     user: Option<UserId>,
     count: u32,

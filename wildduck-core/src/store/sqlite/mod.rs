@@ -2,12 +2,17 @@
 //!
 //! Design (see `docs/architecture.md` and `docs/data-model.md`):
 //!
-//! - **WAL mode**, one writer connection behind a mutex and a small pool of reader connections. SQLite
-//!   allows one writer at a time anyway; serialising writers in the process avoids `SQLITE_BUSY`
-//!   retries, while WAL lets readers run in parallel with the writer (a FETCH is never stuck behind a
-//!   large APPEND). Every call runs on tokio's blocking pool (`spawn_blocking`), never on the reactor.
-//! - **Every primitive is one transaction** (`BEGIN IMMEDIATE` for writes), so a process killed at any
-//!   point leaves each primitive either fully applied or not at all.
+//! - **WAL mode**, one writer thread owning the only write connection, and a small pool of reader
+//!   connections used from tokio's blocking pool (`spawn_blocking`). SQLite allows one writer at a
+//!   time anyway; one writer thread avoids `SQLITE_BUSY` retries, while WAL lets readers run in
+//!   parallel with it (a FETCH is never stuck behind a large APPEND). Nothing blocks the reactor.
+//! - **Group commit**: the writer thread takes every write queued while it was busy, runs each in
+//!   its own savepoint inside one `BEGIN IMMEDIATE` transaction and commits once, so concurrent
+//!   writers share one WAL fsync. A caller is answered only after that commit: an acknowledged
+//!   write is durable, and a write that fails rolls back to its savepoint without touching the
+//!   others in the batch.
+//! - **Every primitive is one transaction** (one savepoint of a committed transaction), so a process
+//!   killed at any point leaves each primitive either fully applied or not at all.
 //! - **Schema versioning**: a `meta` row holds the schema version; migrations run at open, each in its
 //!   own transaction, and are idempotent. A file written by a newer binary is refused with a clear
 //!   error instead of being touched.
@@ -24,6 +29,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -96,9 +102,20 @@ pub struct OpenReport {
     pub repaired: bool,
 }
 
+/// One queued write: runs inside the batch transaction and returns what to do once the batch's
+/// commit outcome is known.
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// Answers the caller with its result, or with the commit error.
+type Completion = Box<dyn FnOnce(Option<&Error>) + Send>;
+
+/// Most writes committed together.
+const MAX_BATCH: usize = 256;
+
 #[derive(Debug)]
 struct Db {
-    writer: Mutex<Connection>,
+    /// Queue of the writer thread; `None` once closing.
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
     options: SqliteOptions,
@@ -152,24 +169,33 @@ impl SqliteStore {
         }
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer connection, off the reactor.
-    /// The transaction commits when `f` succeeds and rolls back when it fails.
+    /// Runs `f` on the writer thread inside its own savepoint of a batch transaction. Answers after
+    /// the batch committed; when `f` fails, only its own changes are rolled back.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let db = self.db.clone();
-        blocking(move || {
-            let mut conn = lock(&db.writer);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(sql)?;
-            Ok(out)
-        })
-        .await?
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn: &Connection| -> Completion {
+            let out = in_savepoint(conn, f);
+            Box::new(move |commit_error: Option<&Error>| {
+                let answer = match commit_error {
+                    Some(e) => Err(e.clone()),
+                    None => out,
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        let sent = lock(&self.db.jobs)
+            .as_ref()
+            .map(|q| q.send(job).is_ok())
+            .unwrap_or(false);
+        if !sent {
+            return Err(Error::new(ErrorKind::Backend, "sqlite writer is closed"));
+        }
+        rx.await
+            .map_err(|_| Error::new(ErrorKind::Backend, "sqlite writer stopped"))?
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot) on a reader connection, off the
@@ -245,8 +271,14 @@ impl Db {
             schema::repair(&mut writer)?;
         }
         set_meta(&writer, "open", "1")?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name("wildduck-sqlite-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .map_err(|e| Error::new(ErrorKind::Backend, format!("writer thread: {e}")))?;
         Ok(Self {
-            writer: Mutex::new(writer),
+            jobs: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(Some(handle)),
             readers: Mutex::new(Vec::new()),
             path,
             options,
@@ -275,17 +307,72 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        let conn = self
-            .writer
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = set_meta(conn, "open", "0") {
-            tracing::warn!(error = %e, "could not mark the database closed");
+        // Closing the queue ends the writer loop, which marks the file closed and checkpoints;
+        // waiting for it keeps the lock file held until the file is consistent.
+        drop(lock(&self.jobs).take());
+        if let Some(h) = lock(&self.writer_thread).take()
+            && h.join().is_err()
+        {
+            tracing::warn!("sqlite writer thread panicked");
         }
-        // Fold the WAL back into the main file so a cleanly closed database is one file.
-        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
-            tracing::warn!(error = %e, "checkpoint at close failed");
+    }
+}
+
+/// Runs `f` in a savepoint: released on success, rolled back (and released) on failure.
+fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    conn.execute_batch("SAVEPOINT w").map_err(sql)?;
+    let out = f(conn);
+    let end = if out.is_ok() {
+        "RELEASE w"
+    } else {
+        "ROLLBACK TO w; RELEASE w"
+    };
+    conn.execute_batch(end).map_err(sql)?;
+    out
+}
+
+/// The writer thread: batches queued writes into one transaction and one commit.
+fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
         }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Nothing ran: dropping the jobs drops their answer channels, so every caller gets an
+            // error and nothing was written.
+            tracing::warn!(error = %sql(e), jobs = batch.len(), "sqlite write batch could not start");
+            drop(batch);
+            continue;
+        }
+        let mut completions = Vec::with_capacity(batch.len());
+        for job in batch {
+            // A panicking job drops its answer channel (its caller sees an error); the others go on.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn))) {
+                Ok(c) => completions.push(c),
+                Err(_) => {
+                    tracing::error!("sqlite write job panicked");
+                    let _ = conn.execute_batch("ROLLBACK TO w; RELEASE w");
+                }
+            }
+        }
+        let commit_error = conn.execute_batch("COMMIT").err().map(sql);
+        if commit_error.is_some() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for c in completions {
+            c(commit_error.as_ref());
+        }
+    }
+    if let Err(e) = set_meta(&conn, "open", "0") {
+        tracing::warn!(error = %e, "could not mark the database closed");
+    }
+    // Fold the WAL back into the main file so a cleanly closed database is one file.
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!(error = %e, "checkpoint at close failed");
     }
 }
 
