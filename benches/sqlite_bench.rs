@@ -185,7 +185,7 @@ async fn main() {
                         modseq,
                         idate: Timestamp::now(),
                         hdate: Timestamp::now(),
-                        flags: if (done + k) % 3 == 0 {
+                        flags: if (done + k).is_multiple_of(3) {
                             Flags::new()
                         } else {
                             seen.clone()
