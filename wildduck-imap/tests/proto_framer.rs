@@ -316,3 +316,117 @@ fn command_size_cap() {
         ]
     );
 }
+
+/// A client that ignores the refusal of a synchronising 100 MiB literal and sends it anyway: the
+/// bytes are taken as (overlong) command lines and dropped, with bounded memory.
+#[test]
+fn append_too_big_synchronising_sent_anyway_stays_bounded() {
+    let mut f = Framer::default();
+    let size: u64 = 100 * 1024 * 1024;
+    let ev = run(&mut f, format!("a APPEND INBOX {{{size}}}\r\n").as_bytes());
+    assert!(matches!(
+        ev.as_slice(),
+        [FramerEvent::Error(FrameError {
+            kind: FrameErrorKind::TooBig { .. },
+            synchronizing: true,
+            ..
+        })]
+    ));
+    let chunk = vec![b'x'; 4096];
+    let mut errors = 0;
+    let mut max_cap = 0;
+    let mut sent = 0u64;
+    while sent < size {
+        f.feed(&chunk);
+        sent += chunk.len() as u64;
+        for e in drain(&mut f) {
+            match e {
+                FramerEvent::Error(FrameError {
+                    kind: FrameErrorKind::LineTooLong,
+                    tag: None,
+                    ..
+                }) => errors += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        max_cap = max_cap.max(f.capacity());
+    }
+    // One line without an end: refused once, then dropped as it streams.
+    assert_eq!(errors, 1);
+    assert!(max_cap <= 40 * 1024, "framer held {max_cap} bytes");
+    assert_eq!(run(&mut f, b"\r\nb NOOP\r\n"), vec![frame(b"b NOOP")]);
+    assert!(f.capacity() <= 2048);
+}
+
+/// An accepted 60 MiB APPEND streams through: the framer never holds more than one read.
+#[test]
+fn accepted_large_append_streams_with_bounded_memory() {
+    let mut f = Framer::default();
+    let size: u64 = 60 * 1024 * 1024;
+    let ev = run(&mut f, format!("a APPEND INBOX {{{size}}}\r\n").as_bytes());
+    assert_eq!(
+        ev,
+        vec![FramerEvent::LiteralStart {
+            size,
+            continuation: true
+        }]
+    );
+    let chunk = vec![b'm'; 16 * 1024];
+    let mut received = 0u64;
+    let mut max_cap = 0;
+    let mut sent = 0u64;
+    while sent < size {
+        f.feed(&chunk);
+        sent += chunk.len() as u64;
+        for e in drain(&mut f) {
+            match e {
+                FramerEvent::LiteralData(d) => received += d.len() as u64,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        max_cap = max_cap.max(f.capacity());
+    }
+    assert_eq!(received, size);
+    assert!(max_cap <= 40 * 1024, "framer held {max_cap} bytes");
+    let ev = run(&mut f, b"\r\n");
+    let [FramerEvent::Frame(fr)] = ev.as_slice() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(fr.streamed_literal().map(|s| s.1), Some(size));
+    f.shrink();
+    assert_eq!(f.capacity(), 0);
+}
+
+#[test]
+fn idle_framer_holds_no_memory_after_commands() {
+    let mut f = Framer::default();
+    for i in 0..100 {
+        let ev = run(&mut f, format!("a{i} FETCH 1:* (FLAGS)\r\n").as_bytes());
+        assert_eq!(ev.len(), 1);
+    }
+    assert!(f.is_idle());
+    assert!(f.capacity() <= 2048);
+    f.shrink();
+    assert_eq!(f.capacity(), 0);
+}
+
+#[test]
+fn long_line_tag_does_not_depend_on_reads() {
+    let config = FramerConfig {
+        max_line_length: 32,
+        ..FramerConfig::default()
+    };
+    let line = format!("tag7 SEARCH {}\r\n", "x".repeat(100));
+    let mut whole = Framer::new(config);
+    let a = run(&mut whole, line.as_bytes());
+    let mut pieces = Framer::new(config);
+    let mut b = Vec::new();
+    for byte in line.as_bytes() {
+        b.extend(run(&mut pieces, std::slice::from_ref(byte)));
+    }
+    assert_eq!(
+        a,
+        vec![err(Some("tag7"), FrameErrorKind::LineTooLong, false)]
+    );
+    assert_eq!(a, b);
+}

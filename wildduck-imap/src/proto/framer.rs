@@ -139,8 +139,9 @@ pub struct FrameError {
     pub tag: Option<String>,
     /// What went wrong.
     pub kind: FrameErrorKind,
-    /// Whether the refused literal was synchronising: the client is waiting for the answer
-    /// instead of `+`. (For `LITERAL+` the framer discards the data that follows.)
+    /// Whether a refused literal was synchronising: the client is waiting for the answer instead
+    /// of `+`. (For `LITERAL+` the framer discards the data that follows.) Always `false` for line
+    /// and command size errors.
     pub synchronizing: bool,
 }
 
@@ -366,7 +367,7 @@ impl Framer {
             if pending > self.config.max_line_length.saturating_add(1) {
                 // Too long already: refuse now and drop the rest as it arrives.
                 let tag = if self.frame.is_empty() {
-                    leading_tag(self.avail()).map(str::to_string)
+                    long_line_tag(self.avail(), self.config.max_line_length).map(str::to_string)
                 } else {
                     self.tag()
                 };
@@ -536,22 +537,10 @@ impl Framer {
         let header = literal_header(&tail);
         tail.clear();
         self.discard_tail = tail;
-        match header {
-            // The discarded command goes on after a LITERAL+ literal: drop that too.
-            Some(LiteralHeader {
-                size: Some(size),
-                non_sync: true,
-            }) => {
-                self.state = if size == 0 {
-                    State::Discard
-                } else {
-                    State::Skip(size)
-                };
-            }
-            // End of the command, or a synchronising literal the client waits on: it will get our
-            // error instead of `+`.
-            _ => self.reset(),
-        }
+        // The discarded command goes on after a LITERAL+ literal: drop that too. At the end of the
+        // command, or at a synchronising literal the client waits on (it gets our error instead of
+        // `+`), framing starts afresh.
+        self.apply_refusal(header);
         None
     }
 
@@ -576,17 +565,21 @@ impl Framer {
     /// refused literal.
     fn refuse_line(&mut self, start: usize, line_end: usize, kind: FrameErrorKind) -> FramerEvent {
         let line = self.buf.get(start..line_end).unwrap_or_default();
-        let tag = if self.frame.is_empty() {
-            leading_tag(line).map(str::to_string)
-        } else {
+        let tag = if !self.frame.is_empty() {
             self.tag()
+        } else if kind == FrameErrorKind::LineTooLong {
+            long_line_tag(line, self.config.max_line_length).map(str::to_string)
+        } else {
+            leading_tag(line).map(str::to_string)
         };
         let header = literal_header(line);
         self.apply_refusal(header);
+        // Not "synchronizing" even when the line ended in `{n}`: the same line arriving in pieces
+        // is refused before its end is seen, and the answer must not depend on how bytes arrived.
         FramerEvent::Error(FrameError {
             tag,
             kind,
-            synchronizing: header.is_some_and(|h| !h.non_sync),
+            synchronizing: false,
         })
     }
 
@@ -668,6 +661,14 @@ pub(crate) fn leading_tag(bytes: &[u8]) -> Option<&str> {
         return None;
     }
     std::str::from_utf8(tag).ok()
+}
+
+/// The tag of a line that broke the length limit, looking only at its first `limit` bytes, so the
+/// answer is the same whether the line was refused before or after its end arrived.
+fn long_line_tag(line: &[u8], limit: usize) -> Option<&str> {
+    let view = line.get(..limit.min(line.len()))?;
+    let sp = view.iter().position(|&b| b == b' ')?;
+    leading_tag(view.get(..sp)?)
 }
 
 /// The command name (second word) of a frame.
