@@ -44,7 +44,8 @@ pub struct ParseError {
 /// Classes of parse errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParseErrorKind {
-    /// No valid tag (`* BAD Invalid tag`).
+    /// No valid tag, or a tag without a command: WildDuck answers `* BAD Invalid tag` in both
+    /// cases (the tag, when present, is still in [`ParseError::tag`] for logging).
     InvalidTag,
     /// The command name is unknown (`BAD Unknown command: X`).
     UnknownCommand,
