@@ -430,3 +430,30 @@ fn long_line_tag_does_not_depend_on_reads() {
     );
     assert_eq!(a, b);
 }
+
+/// A refused long line ending in an absurd LITERAL+ header is handled the same whether the line
+/// arrives whole or byte by byte.
+#[test]
+fn absurd_literal_header_on_long_line_is_consistent() {
+    let config = FramerConfig {
+        max_line_length: 40,
+        ..FramerConfig::default()
+    };
+    let line = format!(
+        "t SEARCH {} {{{}+}}\r\nt2 NOOP\r\n",
+        "x".repeat(40),
+        "9".repeat(60)
+    );
+    let mut whole = Framer::new(config);
+    let a = run(&mut whole, line.as_bytes());
+    let mut pieces = Framer::new(config);
+    let mut b = Vec::new();
+    for byte in line.as_bytes() {
+        b.extend(run(&mut pieces, std::slice::from_ref(byte)));
+    }
+    assert_eq!(a, b);
+    assert_eq!(
+        a.first(),
+        Some(&err(Some("t"), FrameErrorKind::LineTooLong, false))
+    );
+}

@@ -20,7 +20,7 @@
 //! `+ Go ahead` and the client sends the data. Lines end with CRLF; a bare LF is tolerated.
 //!
 //! The frame keeps the command text with each literal header followed by exactly `CRLF` and the
-//! literal's bytes (none for a streamed literal); [`crate::proto::parse`] reads that form.
+//! literal's bytes (none for a streamed literal); [`crate::proto::parse_command`] reads that form.
 
 use std::fmt;
 
@@ -218,7 +218,7 @@ pub struct Framer {
     state: State,
     frame: Vec<u8>,
     streamed: Option<(usize, u64)>,
-    /// The tag of the command being discarded, and the last bytes of the line being discarded.
+    /// The last bytes of the line being discarded (to spot a `LITERAL+` header at its end).
     discard_tail: Vec<u8>,
 }
 
@@ -572,7 +572,11 @@ impl Framer {
         } else {
             leading_tag(line).map(str::to_string)
         };
-        let header = literal_header(line);
+        // Only the last TAIL_LEN bytes, as when the line is discarded while it streams in.
+        let header = literal_header(
+            line.get(line.len().saturating_sub(TAIL_LEN)..)
+                .unwrap_or_default(),
+        );
         self.apply_refusal(header);
         // Not "synchronizing" even when the line ended in `{n}`: the same line arriving in pieces
         // is refused before its end is seen, and the answer must not depend on how bytes arrived.
