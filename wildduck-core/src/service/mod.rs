@@ -84,6 +84,11 @@ impl Services {
         self
     }
 
+    /// The change notifier, if any (protocol servers subscribe to wake their live sessions).
+    pub fn notifier(&self) -> Option<&Arc<dyn Notifier>> {
+        self.notifier.as_ref()
+    }
+
     /// The rate-limit counters.
     pub fn counters(&self) -> &Arc<dyn Counters> {
         &self.counters

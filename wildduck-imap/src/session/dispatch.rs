@@ -1,0 +1,139 @@
+//! From the command AST to `commands::<name>::handle`: the state check (WildDuck's
+//! `BAD <CMD> not allowed now`), the call, and the untagged updates that go before the tagged
+//! line.
+//!
+//! To plug in a command: add `commands/<name>.rs` with
+//! `pub async fn handle(ctx: &mut Context<'_>, …) -> Reply`, list it in `commands/mod.rs`, and
+//! route its [`CommandBody`] variant in [`run_command`] below.
+
+use crate::commands;
+use crate::proto::{AppendData, Command, CommandBody};
+use crate::session::updates;
+use crate::session::{Context, Reply, State, Then};
+
+/// States a command may run in (imap-core's per-command `state` lists, inventory §1.3).
+pub fn allowed(body: &CommandBody, state: State) -> bool {
+    use CommandBody as C;
+    match body {
+        C::Capability | C::Noop | C::Logout | C::Id(_) | C::StartTls => true,
+        C::Login { .. } | C::Authenticate { .. } => state == State::NotAuthenticated,
+        // WildDuck allows ENABLE only before SELECT (RFC 5161 wants it before, too).
+        C::Enable(_) => state == State::Authenticated,
+        C::Check
+        | C::Close
+        | C::Unselect
+        | C::Expunge { .. }
+        | C::Search { .. }
+        | C::Fetch(_)
+        | C::Store(_)
+        | C::Copy { .. }
+        | C::Move { .. } => state == State::Selected,
+        C::Namespace
+        | C::Select { .. }
+        | C::Create { .. }
+        | C::Delete { .. }
+        | C::Rename { .. }
+        | C::Subscribe { .. }
+        | C::Unsubscribe { .. }
+        | C::List(_)
+        | C::Status { .. }
+        | C::Append(_)
+        | C::Idle
+        | C::GetQuota { .. }
+        | C::GetQuotaRoot { .. }
+        | C::SetQuota { .. }
+        | C::Compress { .. }
+        | C::XApplePushService(_) => state != State::NotAuthenticated,
+    }
+}
+
+/// Which pending mailbox changes are written before this command's tagged line: none for
+/// APPEND (WildDuck's `disableNotifications`), LOGOUT and IDLE (which writes them itself);
+/// EXISTS and FETCH only for FETCH, STORE and SEARCH, where RFC 3501 §7.4.1 forbids EXPUNGE;
+/// everything for the rest.
+pub fn flushes_updates(body: &CommandBody) -> Option<updates::Allow> {
+    match body {
+        CommandBody::Append(_) | CommandBody::Idle | CommandBody::Logout => None,
+        _ => Some(updates::allow_for(body)),
+    }
+}
+
+/// Runs one parsed command and returns its tagged reply. `literal` is the spooled APPEND
+/// message when the framer streamed it.
+pub async fn dispatch(ctx: &mut Context<'_>, cmd: Command, literal: Option<Vec<u8>>) -> Reply {
+    let name = cmd.name();
+    if matches!(cmd.body, CommandBody::XApplePushService(_)) {
+        // Push is not offered (`aps.enabled` is false): WildDuck treats the command as unknown.
+        return Reply::bad(format!("Unknown command: {name}"));
+    }
+    if !allowed(&cmd.body, ctx.session.state()) {
+        return Reply::bad(format!("{name} not allowed now"));
+    }
+    let flush = flushes_updates(&cmd.body);
+    let reply = run_command(ctx, cmd, literal).await;
+    if let Some(allow) = flush
+        && reply.then == Then::Continue
+        && ctx.session.state() == State::Selected
+        && updates::flush_pending(ctx, allow).await
+    {
+        // A pushed LOGOUT/DROP: `* BYE` is queued, the connection closes after the reply.
+        return reply.then(Then::Close);
+    }
+    reply
+}
+
+async fn run_command(ctx: &mut Context<'_>, cmd: Command, literal: Option<Vec<u8>>) -> Reply {
+    use CommandBody as C;
+    let name = cmd.name();
+    match cmd.body {
+        C::Capability => commands::capability::handle(ctx),
+        C::Noop => commands::noop::handle(ctx),
+        C::Logout => commands::logout::handle(ctx),
+        C::StartTls => commands::starttls::handle(ctx),
+        C::Login { username, password } => commands::login::handle(ctx, &username, &password).await,
+        C::Authenticate {
+            mechanism,
+            initial_response,
+        } => commands::authenticate::handle(ctx, &mechanism, initial_response).await,
+        C::Id(params) => commands::id::handle(ctx, params),
+        C::Enable(caps) => commands::enable::handle(ctx, &caps),
+        C::Compress { mechanism } => commands::compress::handle(ctx, &mechanism),
+        C::Namespace => commands::namespace::handle(ctx),
+        C::Select {
+            mailbox,
+            read_only,
+            condstore,
+        } => commands::select::handle(ctx, &mailbox, read_only, condstore).await,
+        C::Create { mailbox } => commands::create::handle(ctx, &mailbox).await,
+        C::Delete { mailbox } => commands::delete::handle(ctx, &mailbox).await,
+        C::Rename { from, to } => commands::rename::handle(ctx, &from, &to).await,
+        C::Subscribe { mailbox } => commands::subscribe::handle(ctx, &mailbox, true).await,
+        C::Unsubscribe { mailbox } => commands::subscribe::handle(ctx, &mailbox, false).await,
+        C::List(list) => commands::list::handle(ctx, &list).await,
+        C::Status { mailbox, items } => commands::status::handle(ctx, &mailbox, &items).await,
+        C::Append(mut append) => {
+            if let (AppendData::Streamed { .. }, Some(data)) = (&append.message, literal) {
+                append.message = AppendData::Inline(data);
+            }
+            commands::append::handle(ctx, append).await
+        }
+        C::GetQuota { root } => commands::getquota::handle(ctx, &root).await,
+        C::GetQuotaRoot { mailbox } => commands::getquotaroot::handle(ctx, &mailbox).await,
+        C::SetQuota { .. } => commands::setquota::handle(ctx),
+        C::XApplePushService(_) => Reply::bad(format!("Unknown command: {name}")),
+        C::Check => commands::check::handle(ctx),
+        C::Close => commands::close::handle(ctx).await,
+        C::Unselect => commands::unselect::handle(ctx),
+        C::Expunge { uids } => commands::expunge::handle(ctx, uids.as_ref()).await,
+        C::Search {
+            uid,
+            charset,
+            query,
+        } => commands::search::handle(ctx, uid, charset.as_deref(), &query).await,
+        C::Fetch(fetch) => commands::fetch::handle(ctx, fetch).await,
+        C::Store(store) => commands::store::handle(ctx, store).await,
+        C::Copy { uid, set, mailbox } => commands::copy::handle(ctx, uid, &set, &mailbox).await,
+        C::Move { uid, set, mailbox } => commands::mv::handle(ctx, uid, &set, &mailbox).await,
+        C::Idle => commands::idle::handle(ctx).await,
+    }
+}
