@@ -1,1 +1,119 @@
-//! WildDuck in Rust: the API front end over `wildduck-core` (work in progress).
+//! WildDuck in Rust: the HTTP API front end over `wildduck-core`.
+//!
+//! [`router`] returns an [`axum::Router`] with WildDuck's routes, JSON shapes and error codes
+//! that an embedder mounts in its own app (or serves as it is). Every handler reads its parameters
+//! through [`params::Params`] (path, query and body merged as WildDuck does), validates them with
+//! [`params::Validator`], calls a `wildduck-core` service and maps errors in one place
+//! ([`error::ApiError`]).
+
+use axum::Router;
+use axum::routing::{get, post};
+use wildduck_core::service::Services;
+
+pub mod auth;
+pub mod error;
+pub mod openapi;
+pub mod pagination;
+pub mod params;
+pub mod routes;
+
+/// Settings of the API front end.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// WildDuck's `api.accessToken`: a static master token granting `root`. `None` = access
+    /// control off, every request runs as `root` (WildDuck's default; say so loudly in a daemon).
+    pub access_token: Option<String>,
+    /// Largest request body in bytes; larger ones get 413 `PayloadTooLarge`.
+    pub body_limit: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            access_token: None,
+            // A message upload may be as large as a stored message (64 MiB) plus JSON overhead.
+            body_limit: wildduck_core::message::MAX_MESSAGE_SIZE + 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The use cases.
+    pub services: Services,
+    /// Settings.
+    pub config: std::sync::Arc<ApiConfig>,
+}
+
+impl ApiState {
+    /// State over `services` with `config`.
+    pub fn new(services: Services, config: ApiConfig) -> Self {
+        Self {
+            services,
+            config: std::sync::Arc::new(config),
+        }
+    }
+}
+
+/// The API's routes, ready to be served or nested in an embedder's router.
+pub fn router(state: ApiState) -> Router {
+    use routes::{addresses, authenticate, health, mailboxes, messages, users};
+    let api = Router::new()
+        .route("/health", get(health::get))
+        .route("/authenticate", post(authenticate::post))
+        .route("/users", post(users::create))
+        .route(
+            "/users/{user}",
+            get(users::get).put(users::update).delete(users::delete),
+        )
+        .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route(
+            "/users/{user}/addresses",
+            get(addresses::list).post(addresses::create),
+        )
+        .route(
+            "/users/{user}/addresses/{address}",
+            get(addresses::get)
+                .put(addresses::update)
+                .delete(addresses::delete),
+        )
+        .route("/addresses/resolve/{address}", get(addresses::resolve))
+        .route(
+            "/users/{user}/mailboxes",
+            get(mailboxes::list).post(mailboxes::create),
+        )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}",
+            get(mailboxes::get)
+                .put(mailboxes::update)
+                .delete(mailboxes::delete),
+        )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}/messages",
+            get(messages::list).post(messages::upload),
+        )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}/messages/{message}",
+            get(messages::get)
+                .put(messages::update)
+                .delete(messages::delete),
+        )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml",
+            get(messages::raw),
+        )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}",
+            get(messages::attachment),
+        )
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::check,
+        ))
+        // The body limit is enforced by `Params` (413 as JSON); lift axum's own 2 MiB default.
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    api.with_state(state)
+}

@@ -1,0 +1,239 @@
+//! The OpenAPI 3 document, generated from the route table below (the same paths the router
+//! mounts) and served at `/openapi.json`.
+
+use axum::Json;
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::{
+    InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Required, ResponseBuilder,
+};
+
+/// One documented operation: method, path (WildDuck's `:param` form), tag, operation id, summary.
+type Route = (
+    HttpMethod,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// Every route [`crate::router`] mounts.
+pub const ROUTES: &[Route] = &[
+    (
+        HttpMethod::Get,
+        "/health",
+        "Health",
+        "getHealth",
+        "Check the API and its storage",
+    ),
+    (
+        HttpMethod::Post,
+        "/authenticate",
+        "Authentication",
+        "authenticate",
+        "Authenticate a user with a password for a scope",
+    ),
+    (
+        HttpMethod::Post,
+        "/users",
+        "Users",
+        "createUser",
+        "Create a user",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}",
+        "Users",
+        "getUser",
+        "User info with limits and quota usage",
+    ),
+    (
+        HttpMethod::Put,
+        "/users/{user}",
+        "Users",
+        "updateUser",
+        "Update a user",
+    ),
+    (
+        HttpMethod::Delete,
+        "/users/{user}",
+        "Users",
+        "deleteUser",
+        "Delete a user",
+    ),
+    (
+        HttpMethod::Post,
+        "/users/{user}/quota/reset",
+        "Users",
+        "recalculateQuota",
+        "Recalculate quota usage",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/addresses",
+        "Addresses",
+        "getUserAddresses",
+        "List a user's addresses",
+    ),
+    (
+        HttpMethod::Post,
+        "/users/{user}/addresses",
+        "Addresses",
+        "createUserAddress",
+        "Add an address to a user",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/addresses/{address}",
+        "Addresses",
+        "getUserAddress",
+        "One address of a user",
+    ),
+    (
+        HttpMethod::Put,
+        "/users/{user}/addresses/{address}",
+        "Addresses",
+        "updateUserAddress",
+        "Update an address (set main)",
+    ),
+    (
+        HttpMethod::Delete,
+        "/users/{user}/addresses/{address}",
+        "Addresses",
+        "deleteUserAddress",
+        "Delete an address",
+    ),
+    (
+        HttpMethod::Get,
+        "/addresses/resolve/{address}",
+        "Addresses",
+        "resolveAddress",
+        "Resolve an address",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/mailboxes",
+        "Mailboxes",
+        "getMailboxes",
+        "List mailboxes",
+    ),
+    (
+        HttpMethod::Post,
+        "/users/{user}/mailboxes",
+        "Mailboxes",
+        "createMailbox",
+        "Create a mailbox",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/mailboxes/{mailbox}",
+        "Mailboxes",
+        "getMailbox",
+        "Mailbox info",
+    ),
+    (
+        HttpMethod::Put,
+        "/users/{user}/mailboxes/{mailbox}",
+        "Mailboxes",
+        "updateMailbox",
+        "Rename or (un)subscribe a mailbox",
+    ),
+    (
+        HttpMethod::Delete,
+        "/users/{user}/mailboxes/{mailbox}",
+        "Mailboxes",
+        "deleteMailbox",
+        "Delete a mailbox",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/mailboxes/{mailbox}/messages",
+        "Messages",
+        "getMessages",
+        "List messages (paginated)",
+    ),
+    (
+        HttpMethod::Post,
+        "/users/{user}/mailboxes/{mailbox}/messages",
+        "Messages",
+        "uploadMessage",
+        "Upload a raw message",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/mailboxes/{mailbox}/messages/{message}",
+        "Messages",
+        "getMessage",
+        "Message with parsed headers, text, html and attachments",
+    ),
+    (
+        HttpMethod::Put,
+        "/users/{user}/mailboxes/{mailbox}/messages/{message}",
+        "Messages",
+        "updateMessage",
+        "Change flags or move a message",
+    ),
+    (
+        HttpMethod::Delete,
+        "/users/{user}/mailboxes/{mailbox}/messages/{message}",
+        "Messages",
+        "deleteMessage",
+        "Delete a message",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml",
+        "Messages",
+        "getMessageSource",
+        "Raw message bytes",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}",
+        "Messages",
+        "getMessageAttachment",
+        "Decoded attachment",
+    ),
+];
+
+/// Builds the document.
+pub fn document() -> OpenApi {
+    let mut paths = PathsBuilder::new();
+    for (method, path, tag, id, summary) in ROUTES {
+        let mut op = OperationBuilder::new()
+            .operation_id(Some(*id))
+            .summary(Some(*summary))
+            .tag(*tag)
+            .response("200", ResponseBuilder::new().description("Success"))
+            .response(
+                "400",
+                ResponseBuilder::new().description("InputValidationError"),
+            )
+            .response("404", ResponseBuilder::new().description("Not found"));
+        for seg in path.split('/') {
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                op = op.parameter(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True),
+                );
+            }
+        }
+        paths = paths.path(*path, PathItem::new(method.clone(), op));
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("WildDuck in Rust API")
+                .version(env!("CARGO_PKG_VERSION")),
+        )
+        .paths(paths)
+        .build()
+}
+
+/// `GET /openapi.json`.
+pub async fn serve() -> Json<OpenApi> {
+    Json(document())
+}

@@ -1,0 +1,117 @@
+//! WildDuck's cursor pagination (`limit` 1..250 default 20, `next`, `previous`, `page`; answers with
+//! `total`, `page`, `previousCursor`, `nextCursor`, `results`).
+//!
+//! A cursor is opaque to clients: here it is base64url of the sort key of the item next to the
+//! page edge (`n<key>` for "after this", `p<key>` for "before this"). WildDuck's cursors are also
+//! opaque base64url strings, but of a different encoding; a cursor from one server is not valid on
+//! the other (documented in docs/compatibility.md).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+
+use crate::params::Validator;
+
+/// Page request read from the parameters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageRequest {
+    /// Page size.
+    pub limit: usize,
+    /// Sort key strictly after which the page starts.
+    pub next: Option<i64>,
+    /// Sort key strictly before which the page ends.
+    pub previous: Option<i64>,
+    /// Informational page number.
+    pub page: u64,
+}
+
+impl PageRequest {
+    /// Reads `limit`, `next`, `previous` and `page`, recording validation failures.
+    pub fn read(v: &mut Validator<'_>) -> Self {
+        let limit = v
+            .opt_num("limit", 1.0, 250.0)
+            .map(|n| n as usize)
+            .unwrap_or(20);
+        let page = v.opt_num("page", 1.0, 1e15).map(|n| n as u64).unwrap_or(1);
+        let next = v.opt_str("next", 1024);
+        let previous = v.opt_str("previous", 1024);
+        let mut req = Self {
+            limit,
+            next: None,
+            previous: None,
+            page,
+        };
+        if let Some(c) = next {
+            match decode(&c, 'n') {
+                Some(k) => req.next = Some(k),
+                None => v.reject("next", "\"next\" must be a valid cursor"),
+            }
+        } else if let Some(c) = previous {
+            match decode(&c, 'p') {
+                Some(k) => req.previous = Some(k),
+                None => v.reject("previous", "\"previous\" must be a valid cursor"),
+            }
+        }
+        req
+    }
+}
+
+fn encode(kind: char, key: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{kind}{key}"))
+}
+
+fn decode(cursor: &str, kind: char) -> Option<i64> {
+    let raw = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).ok()?;
+    let s = std::str::from_utf8(&raw).ok()?;
+    s.strip_prefix(kind)?.parse().ok()
+}
+
+/// Cuts one page out of `items`, which are already in listing order; `key` gives each item's
+/// unique sort key and the order must be by that key (ascending when `ascending`). Returns the
+/// response fields `total`, `page`, `previousCursor`, `nextCursor`, `results`.
+pub fn paginate<T>(
+    items: Vec<T>,
+    req: &PageRequest,
+    ascending: bool,
+    key: impl Fn(&T) -> i64,
+    render: impl Fn(&T) -> Value,
+) -> Map<String, Value> {
+    let total = items.len();
+    // "after k" in listing order.
+    let after = |a: i64, k: i64| if ascending { a > k } else { a < k };
+    let (start, end) = if let Some(k) = req.next {
+        let s = items.iter().position(|i| after(key(i), k)).unwrap_or(total);
+        (s, (s + req.limit).min(total))
+    } else if let Some(k) = req.previous {
+        let e = items
+            .iter()
+            .position(|i| !after(k, key(i)))
+            .unwrap_or(total);
+        (e.saturating_sub(req.limit), e)
+    } else {
+        (0, req.limit.min(total))
+    };
+    let page_items = items.get(start..end).unwrap_or_default();
+    let has_prev = start > 0;
+    let has_next = end < total;
+    let previous = match page_items.first() {
+        Some(first) if has_prev => json!(encode('p', key(first))),
+        _ => json!(false),
+    };
+    let next = match page_items.last() {
+        Some(last) if has_next => json!(encode('n', key(last))),
+        _ => json!(false),
+    };
+    let page = if has_prev { req.page.max(1) } else { 1 };
+    let mut out = Map::new();
+    out.insert("success".into(), json!(true));
+    out.insert("total".into(), json!(total));
+    out.insert("page".into(), json!(page));
+    out.insert("previousCursor".into(), previous);
+    out.insert("nextCursor".into(), next);
+    out.insert(
+        "results".into(),
+        Value::Array(page_items.iter().map(render).collect()),
+    );
+    out
+}

@@ -1,0 +1,95 @@
+//! `POST /authenticate`: password authentication with a scope, as WildDuck's webmail and
+//! services use it (the user-token half, `token: true`, needs the Redis token store: not yet).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::json;
+use wildduck_core::ErrorKind;
+use wildduck_core::service::login::{LoginRequest, SCOPE_DISABLED_MESSAGE, Scope};
+
+use super::ok;
+use crate::ApiState;
+use crate::error::{ApiError, ApiResult, USER_NF};
+use crate::params::{Params, Validator};
+
+/// `POST /authenticate` (`username`, `password`, `scope` master|imap|pop3|smtp, `protocol`,
+/// `appId`, `sess`, `ip`) → `{"success": true, "id", "username", "address", "scope",
+/// "require2fa": false, "requirePasswordChange": false}`.
+pub async fn post(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let username = v.str("username", 1024);
+    let password = v.str("password", 256);
+    let scope_s = v.opt_str("scope", 16).unwrap_or_else(|| "master".into());
+    let scope = match scope_s.as_str() {
+        "master" => Some(Scope::Master),
+        "imap" => Some(Scope::Imap),
+        "pop3" => Some(Scope::Pop3),
+        "smtp" => Some(Scope::Smtp),
+        _ => {
+            v.reject(
+                "scope",
+                "\"scope\" must be one of [master, imap, pop3, smtp]",
+            );
+            None
+        }
+    };
+    let token = v.opt_bool("token").unwrap_or(false);
+    if token {
+        v.reject("token", "\"token\" is not supported yet");
+    }
+    let protocol = v.opt_str("protocol", 64).unwrap_or_else(|| "API".into());
+    v.accept(&["appId"]);
+    let ip = p
+        .map
+        .get("ip")
+        .and_then(|x| x.as_str())
+        .and_then(|x| x.parse::<std::net::IpAddr>().ok());
+    let sess = p
+        .map
+        .get("sess")
+        .and_then(|x| x.as_str())
+        .map(str::to_string);
+    v.finish(true)?;
+    let (Some(username), Some(password), Some(scope)) = (username, password, scope) else {
+        return Err(ApiError::invalid_field(
+            "username",
+            "\"username\" is required",
+        ));
+    };
+    let user = state
+        .services
+        .login(LoginRequest {
+            username: &username,
+            password: &password,
+            scope,
+            ip,
+            protocol: &protocol,
+            session: sess.as_deref(),
+        })
+        .await
+        .map_err(|e| match e.kind() {
+            ErrorKind::AuthFailed if e.message() == SCOPE_DISABLED_MESSAGE => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "InvalidAuthScope",
+                SCOPE_DISABLED_MESSAGE,
+            ),
+            ErrorKind::AuthFailed | ErrorKind::NotFound => {
+                ApiError::new(StatusCode::FORBIDDEN, "AuthFailed", "Authentication failed")
+            }
+            ErrorKind::RateLimited => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "RateLimitedError",
+                e.message().to_string(),
+            ),
+            _ => ApiError::from_core(e, USER_NF),
+        })?;
+    Ok(ok(json!({
+        "success": true,
+        "id": user.id.to_string(),
+        "username": user.username,
+        "address": user.address,
+        "scope": scope_s,
+        "require2fa": false,
+        "requirePasswordChange": false,
+    })))
+}

@@ -1,0 +1,69 @@
+//! One module per resource. Handlers: read [`crate::params::Params`], validate, call a service,
+//! answer with WildDuck's field names.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+pub mod addresses;
+pub mod authenticate;
+pub mod health;
+pub mod mailboxes;
+pub mod messages;
+pub mod users;
+
+/// A 200 JSON answer.
+pub(crate) fn ok(body: Value) -> Response {
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// Unknown paths: WildDuck (restify) answers 404 `ResourceNotFound`.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("ResourceNotFound", "Requested resource was not found")
+}
+
+/// A timestamp as JavaScript's `Date.toJSON()` writes it (`2026-11-28T09:47:08.973Z`), as
+/// WildDuck's JSON dates look.
+pub(crate) fn iso_date(ts: wildduck_core::model::Timestamp) -> String {
+    let ms = ts.0;
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    // Civil date from days since the epoch (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use wildduck_core::model::Timestamp;
+
+    #[test]
+    fn iso_dates_match_javascript() {
+        assert_eq!(super::iso_date(Timestamp(0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::iso_date(Timestamp(1_795_859_228_973)),
+            "2026-11-28T09:47:08.973Z"
+        );
+        assert_eq!(
+            super::iso_date(Timestamp(951_782_400_000)),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! Users: create, get (with limits and quota usage), update, delete, quota reset.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde_json::{Value, json};
+use wildduck_core::model::{User, UserId, UserUpdate};
+use wildduck_core::service::users::NewUser;
+
+use super::ok;
+use crate::ApiState;
+use crate::error::{ApiError, ApiResult, USER_NF};
+use crate::params::{Params, Validator};
+
+/// Fields WildDuck accepts on create/update that this port stores nowhere yet: accepted (so
+/// WildDuck clients work) and ignored.
+const ACCEPTED_USER_FIELDS: &[&str] = &[
+    "targets",
+    "spamLevel",
+    "uploadSentMessages",
+    "fromWhitelist",
+    "metaData",
+    "internalData",
+    "pubKey",
+    "encryptMessages",
+    "encryptForwarded",
+    "recipients",
+    "forwards",
+    "filters",
+    "imapMaxUpload",
+    "imapMaxDownload",
+    "pop3MaxDownload",
+    "pop3MaxMessages",
+    "imapMaxConnections",
+    "receivedMax",
+    "featureFlags",
+    "allowUnsafe",
+    "requirePasswordChange",
+    "mailboxes",
+    "emptyAddress",
+    "addTagsToAddress",
+];
+
+/// `POST /users` → `{"success": true, "id"}`.
+pub async fn create(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let username = v.str("username", 128);
+    let password = v.opt_str("password", 256);
+    let hashed = v.opt_bool("hashedPassword").unwrap_or(false);
+    let address = v.opt_str("address", 255);
+    let name = v.opt_str("name", 256);
+    let language = v.opt_str("language", 20);
+    let quota = v.opt_u64("quota");
+    let retention = v.opt_u64("retention");
+    let tags = v.opt_str_list("tags", 128);
+    let disabled_scopes = scopes(&mut v);
+    v.accept(ACCEPTED_USER_FIELDS);
+    v.finish(true)?;
+    let user = state
+        .services
+        .create_user(NewUser {
+            username: username.unwrap_or_default(),
+            password,
+            hashed_password: hashed,
+            address,
+            name: name.unwrap_or_default(),
+            language,
+            quota: quota.unwrap_or(0),
+            retention: retention.unwrap_or(0),
+            tags: tags.unwrap_or_default(),
+        })
+        .await
+        .map_err(|e| {
+            ApiError::from_core(e, USER_NF)
+                .exists_as("UserExistsError", "This username or address already exists")
+        })?;
+    if let Some(scopes) = disabled_scopes {
+        let update = UserUpdate {
+            disabled_scopes: Some(scopes),
+            ..Default::default()
+        };
+        state
+            .services
+            .update_user(user.id, update, None)
+            .await
+            .map_err(|e| ApiError::from_core(e, USER_NF))?;
+    }
+    Ok(ok(json!({ "success": true, "id": user.id.to_string() })))
+}
+
+fn scopes(v: &mut Validator<'_>) -> Option<Vec<String>> {
+    let list = v.opt_str_list("disabledScopes", 16)?;
+    if let Some(bad) = list
+        .iter()
+        .find(|s| !matches!(s.as_str(), "imap" | "pop3" | "smtp"))
+    {
+        v.reject(
+            "disabledScopes",
+            &format!("\"disabledScopes\" must be one of [imap, pop3, smtp], got {bad:?}"),
+        );
+        return None;
+    }
+    let mut out: Vec<String> = Vec::new();
+    for s in list {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Some(out)
+}
+
+/// Reads and checks `:user`, answering 404 `UserNotFound` when it does not exist.
+pub(crate) async fn load_user(state: &ApiState, id: UserId) -> ApiResult<User> {
+    state
+        .services
+        .get_user(id)
+        .await
+        .map_err(|e| ApiError::from_core(e, USER_NF))
+}
+
+/// `GET /users/:user` → user info with `limits` (quota allowed/used and the daily limits).
+pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let id = v.object_id("user");
+    v.finish(true)?;
+    let user = load_user(&state, UserId(id.unwrap_or_default())).await?;
+    Ok(ok(user_json(&state, &user)))
+}
+
+fn limit(value: Option<u64>, default: u64) -> u64 {
+    value.filter(|v| *v > 0).unwrap_or(default)
+}
+
+fn user_json(state: &ApiState, u: &User) -> Value {
+    let l = &u.limits;
+    json!({
+        "success": true,
+        "id": u.id.to_string(),
+        "username": u.username,
+        "name": u.name,
+        "address": u.address,
+        "language": u.language,
+        "retention": if u.retention > 0 { json!(u.retention) } else { json!(false) },
+        "enabled2fa": [],
+        "autoreply": false,
+        "encryptMessages": false,
+        "encryptForwarded": false,
+        "targets": [],
+        "limits": {
+            "quota": { "allowed": state.services.quota_limit(u), "used": u.storage_used.max(0) },
+            "recipients": { "allowed": limit(l.recipients, 2000), "used": 0, "ttl": false },
+            "forwards": { "allowed": limit(l.forwards, 2000), "used": 0, "ttl": false },
+            "received": { "allowed": limit(l.received_max, 60), "used": 0, "ttl": false },
+            "imapUpload": { "allowed": limit(l.imap_max_upload, 10 * 1024 * 1024 * 1024), "used": 0, "ttl": false },
+            "imapDownload": { "allowed": limit(l.imap_max_download, 10 * 1024 * 1024 * 1024), "used": 0, "ttl": false },
+            "pop3Download": { "allowed": limit(l.pop3_max_download, 10 * 1024 * 1024 * 1024), "used": 0, "ttl": false },
+            "pop3MaxMessages": { "allowed": limit(l.pop3_max_messages, 250) },
+            "imapMaxConnections": { "allowed": limit(l.imap_max_connections, 15), "used": 0 },
+        },
+        "tags": u.tags,
+        "fromWhitelist": [],
+        "featureFlags": {},
+        "disabledScopes": u.disabled_scopes,
+        "hasPasswordSet": !u.password.is_empty(),
+        "activated": u.activated,
+        "disabled": u.disabled,
+        "suspended": u.suspended,
+    })
+}
+
+/// `PUT /users/:user` → `{"success": true}`.
+pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let id = v.object_id("user");
+    let name = v.opt_str("name", 256);
+    let password = v.opt_str("password", 256);
+    let hashed = v.opt_bool("hashedPassword").unwrap_or(false);
+    let existing = v.opt_str("existingPassword", 256);
+    let address = v.opt_str("address", 255);
+    let language = v.opt_str("language", 20);
+    let quota = v.opt_u64("quota");
+    let retention = v.opt_u64("retention");
+    let tags = v.opt_str_list("tags", 128);
+    let disabled_scopes = scopes(&mut v);
+    let disabled = v.opt_bool("disabled");
+    let suspended = v.opt_bool("suspended");
+    v.accept(ACCEPTED_USER_FIELDS);
+    v.accept(&["disable2fa"]);
+    if hashed && password.is_some() {
+        // Storing a foreign hash through update is not supported by the core yet.
+        v.reject(
+            "hashedPassword",
+            "\"hashedPassword\" is not supported on update",
+        );
+    }
+    v.finish(true)?;
+    let id = UserId(id.unwrap_or_default());
+    let user = load_user(&state, id).await?;
+    if let Some(existing) = existing {
+        // WildDuck checks the current password before changing it when one is given.
+        if state
+            .services
+            .authenticate(&user.username, &existing)
+            .await
+            .is_err()
+        {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "AuthFailed",
+                "Password verification failed",
+            ));
+        }
+    }
+    let update = UserUpdate {
+        name,
+        password: None,
+        address,
+        language,
+        quota,
+        retention,
+        tags,
+        disabled_scopes,
+        disabled,
+        suspended,
+    };
+    state
+        .services
+        .update_user(id, update, password)
+        .await
+        .map_err(|e| {
+            let mut err = ApiError::from_core(e, USER_NF);
+            if err.code == "UserNotFound" && p.map.contains_key("address") {
+                err = ApiError::not_found("AddressNotFound", "Invalid address");
+            }
+            err
+        })?;
+    Ok(ok(json!({ "success": true })))
+}
+
+/// `DELETE /users/:user` → `{"success": true}` (deleted at once: no delayed deletion yet).
+pub async fn delete(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let id = v.object_id("user");
+    v.accept(&["deleteAfter"]);
+    v.finish(true)?;
+    state
+        .services
+        .delete_user(UserId(id.unwrap_or_default()))
+        .await
+        .map_err(|e| ApiError::from_core(e, USER_NF))?;
+    Ok(ok(json!({ "success": true })))
+}
+
+/// `POST /users/:user/quota/reset` → `{"success": true, "storageUsed", "previousStorageUsed"}`.
+pub async fn quota_reset(State(state): State<ApiState>, p: Params) -> Result<Response, ApiError> {
+    let mut v = Validator::new(&p);
+    let id = v.object_id("user");
+    v.finish(true)?;
+    let id = UserId(id.unwrap_or_default());
+    let before = load_user(&state, id).await?.storage_used;
+    let now = state
+        .services
+        .recalculate_quota(id)
+        .await
+        .map_err(|e| ApiError::from_core(e, USER_NF))?;
+    Ok(ok(json!({
+        "success": true,
+        "storageUsed": now.max(0),
+        "previousStorageUsed": before.max(0),
+    })))
+}
