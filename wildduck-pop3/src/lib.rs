@@ -27,3 +27,6 @@ pub mod session;
 
 pub use server::{Pop3Config, Pop3Server};
 pub use wildduck_core::service::pop3::Pop3DeleteAction;
+
+/// The listener machinery (`wildduck-net`) this server runs on, for embedders.
+pub use wildduck_net as net;

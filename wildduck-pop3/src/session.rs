@@ -3,6 +3,8 @@
 //! when no further pipelined command is waiting, so pipelined commands are answered in order and
 //! in as few writes as possible.
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use wildduck_core::model::{Mailbox, User};
 use wildduck_core::service::Services;
@@ -72,7 +74,14 @@ pub struct Session<'a> {
     pending_user: Option<String>,
     awaiting_sasl: bool,
     drop: Option<Maildrop>,
+    /// Messages read ahead, by index; bounded by [`READ_AHEAD_BYTES`].
+    cache: HashMap<usize, Vec<u8>>,
 }
+
+/// Most messages one read fetches ahead of RETR/TOP.
+const READ_AHEAD_COUNT: usize = 16;
+/// Most bytes one read fetches (the asked-for message is always fetched, whatever its size).
+const READ_AHEAD_BYTES: u64 = 1024 * 1024;
 
 fn ok(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(b"+OK");
@@ -119,6 +128,7 @@ impl<'a> Session<'a> {
             pending_user: None,
             awaiting_sasl: false,
             drop: None,
+            cache: HashMap::new(),
         }
     }
 
@@ -468,24 +478,68 @@ impl<'a> Session<'a> {
         out.extend_from_slice(b".\r\n");
     }
 
-    /// Loads a message's bytes for RETR/TOP, writing the error when it cannot.
-    async fn load(&self, i: usize, out: &mut Vec<u8>) -> Option<Vec<u8>> {
+    /// Loads a message's bytes for RETR/TOP, writing the error when it cannot. Clients retrieve
+    /// in order, so one read also fetches the following messages (up to [`READ_AHEAD_COUNT`]
+    /// messages and [`READ_AHEAD_BYTES`]) into a small cache.
+    async fn load(&mut self, i: usize, out: &mut Vec<u8>) -> Option<Vec<u8>> {
         let d = self.drop.as_ref()?;
-        let e = d.entries.get(i)?;
-        match self
+        if self.cache.contains_key(&i) {
+            // Read ahead, but the limit still applies to each message sent.
+            if let Err(e) = self
+                .services
+                .pop3_check_download(&d.user, self.config.max_download)
+                .await
+            {
+                Self::load_error(&e, out);
+                return None;
+            }
+            return self.cache.remove(&i);
+        }
+        let first = d.entries.get(i)?;
+        let mut batch = vec![(i, first.msg.clone())];
+        let mut bytes = first.msg.size;
+        for (j, e) in d.entries.iter().enumerate().skip(i + 1) {
+            if batch.len() >= READ_AHEAD_COUNT || bytes + e.msg.size > READ_AHEAD_BYTES {
+                break;
+            }
+            if e.deleted || e.fetched || self.cache.contains_key(&j) {
+                continue;
+            }
+            bytes += e.msg.size;
+            batch.push((j, e.msg.clone()));
+        }
+        let msgs: Vec<Pop3Message> = batch.iter().map(|(_, m)| m.clone()).collect();
+        let loaded = self
             .services
-            .pop3_message(&d.user, &d.mailbox, &e.msg, self.config.max_download)
-            .await
-        {
-            Ok(raw) => Some(raw),
-            Err(e) => {
-                match e.kind() {
-                    ErrorKind::RateLimited => err(out, &format!("[SYS/TEMP] {}", e.message())),
-                    ErrorKind::NotFound => err(out, "Message does not exist or is already deleted"),
-                    _ => backend_failure(out, &e),
+            .pop3_messages(&d.user, &d.mailbox, &msgs, self.config.max_download)
+            .await;
+        match loaded {
+            Ok(list) => {
+                let mut wanted = None;
+                for ((j, _), raw) in batch.iter().zip(list) {
+                    if *j == i {
+                        wanted = raw;
+                    } else if let Some(raw) = raw {
+                        self.cache.insert(*j, raw);
+                    }
                 }
+                if wanted.is_none() {
+                    err(out, "Message does not exist or is already deleted");
+                }
+                wanted
+            }
+            Err(e) => {
+                Self::load_error(&e, out);
                 None
             }
+        }
+    }
+
+    fn load_error(e: &Error, out: &mut Vec<u8>) {
+        match e.kind() {
+            ErrorKind::RateLimited => err(out, &format!("[SYS/TEMP] {}", e.message())),
+            ErrorKind::NotFound => err(out, "Message does not exist or is already deleted"),
+            _ => backend_failure(out, e),
         }
     }
 

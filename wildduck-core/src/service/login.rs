@@ -1,5 +1,5 @@
 //! Protocol logins (IMAP, POP3, SMTP submission, the API's master scope): the password check of
-//! [`Services::authenticate`] plus WildDuck's scope rules and per-user failure rate limit
+//! [`Services::authenticate`] (its password half, on the user resolved once here) plus WildDuck's scope rules and per-user failure rate limit
 //! (inventory §6: 12 failures in a 120 s window on the TTL counter `auth_user:<id>`, reset by a
 //! successful login; failures against unknown names are counted under the name, so probing
 //! accounts is limited too).
@@ -137,13 +137,8 @@ impl Services {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "auth rate-limit check failed"),
         }
-        let authed = match self.authenticate(req.username, req.password).await {
-            Ok(u) if u.id == user.id => u,
-            Ok(_) => {
-                // The name resolved to someone else in between (address moved): treat as failure.
-                log_fail("user changed during login");
-                return Err(auth_failed());
-            }
+        let authed = match self.check_password(user, req.password).await {
+            Ok(u) => u,
             Err(e) if e.kind() == ErrorKind::AuthFailed => {
                 log_fail("bad password or account disabled");
                 if let Some(ttl) = self.count_auth_failure(&key).await {

@@ -125,36 +125,60 @@ impl Services {
         message: &Pop3Message,
         default_limit: u64,
     ) -> Result<Vec<u8>> {
+        self.pop3_messages(user, mailbox, std::slice::from_ref(message), default_limit)
+            .await?
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or_else(|| Error::not_found("message does not exist or is already deleted"))
+    }
+
+    /// [`Services::pop3_message`] for several messages in one read (a session reading ahead of a
+    /// client that retrieves in order): the bytes in the order asked, `None` for messages gone
+    /// since login. One download-limit check for the batch.
+    pub async fn pop3_messages(
+        &self,
+        user: &User,
+        mailbox: &Mailbox,
+        messages: &[Pop3Message],
+        default_limit: u64,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        self.pop3_check_download(user, default_limit).await?;
+        let uids: UidSet = messages.iter().map(|m| m.uid).collect();
+        let mut found = self.fetch_messages(user.id, mailbox, &uids).await?;
+        messages
+            .iter()
+            .map(
+                |want| match found.iter().position(|m| m.meta.id == want.id) {
+                    Some(i) => found.swap_remove(i).raw().map(Some),
+                    None => Ok(None),
+                },
+            )
+            .collect()
+    }
+
+    /// `RateLimited` when the user's daily POP3 download (`pop3MaxDownload` or `default_limit`) is
+    /// used up (a counter failure is logged and allows the download).
+    pub async fn pop3_check_download(&self, user: &User, default_limit: u64) -> Result<()> {
         let limit = limit_or(user.limits.pop3_max_download, default_limit);
         match self
             .counters
             .ttl_counter_check(&format!("pdw:{}", user.id), to_i64(limit), DOWNLOAD_WINDOW)
             .await
         {
-            Ok(c) if !c.success => {
-                return Err(Error::new(
-                    ErrorKind::RateLimited,
-                    format!(
-                        "Download was rate limited. Try again in {} minutes.",
-                        (c.ttl.max(1) + 59) / 60
-                    ),
-                ));
+            Ok(c) if !c.success => Err(Error::new(
+                ErrorKind::RateLimited,
+                format!(
+                    "Download was rate limited. Try again in {} minutes.",
+                    (c.ttl.max(1) + 59) / 60
+                ),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "download limit check failed");
+                Ok(())
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "download limit check failed"),
         }
-        let found = self
-            .fetch_messages(
-                user.id,
-                mailbox,
-                &UidSet::range(message.uid.0, message.uid.0),
-            )
-            .await?;
-        let m = found
-            .into_iter()
-            .find(|m| m.meta.id == message.id)
-            .ok_or_else(|| Error::not_found("message does not exist or is already deleted"))?;
-        m.raw()
     }
 
     /// Adds `bytes` to the user's daily POP3 download counter (a failure is logged).

@@ -239,12 +239,20 @@ impl Services {
     /// account without password all give `AuthFailed` (never saying which). A correct password
     /// stored with a legacy scheme is re-hashed with bcrypt.
     pub async fn authenticate(&self, name: &str, password: &str) -> Result<User> {
-        let fail = || Error::new(ErrorKind::AuthFailed, "authentication failed");
         let user = match self.resolve_user(name).await {
             Ok(u) => u,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Err(fail()),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(Error::new(ErrorKind::AuthFailed, "authentication failed"));
+            }
             Err(e) => return Err(e),
         };
+        self.check_password(user, password).await
+    }
+
+    /// The password half of [`Services::authenticate`] for a user the caller already resolved
+    /// (the login use case resolves first for its rate limit): same rules, same errors.
+    pub(crate) async fn check_password(&self, user: User, password: &str) -> Result<User> {
+        let fail = || Error::new(ErrorKind::AuthFailed, "authentication failed");
         if user.disabled || user.suspended || user.password.is_empty() {
             return Err(fail());
         }
