@@ -6,3 +6,8 @@ pub use wildduck_api as api;
 pub use wildduck_core as core;
 pub use wildduck_imap as imap;
 pub use wildduck_pop3 as pop3;
+
+/// The bundled daemon behind the `wildduck` binary: configuration, storage selection, listeners,
+/// logs, metrics and signals.
+#[cfg(feature = "daemon")]
+pub mod daemon;

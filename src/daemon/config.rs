@@ -1,0 +1,557 @@
+//! The daemon's configuration: one TOML file with WildDuck's key names where they exist
+//! (inventory §8.1), environment overrides (`WILDDUCK_<SECTION>__<KEY>`), and checks that name the
+//! offending key.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the daemon reads from its configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Config {
+    /// Where the embedded database, its blobs and a generated certificate live (ours).
+    pub data_dir: PathBuf,
+    /// Default quota in MB for users without their own (WildDuck `maxStorage`; 0 = 1024 MB).
+    pub max_storage: u64,
+    /// bcrypt cost for new password hashes (WildDuck uses 11; ours, for tests and small machines).
+    pub bcrypt_cost: u32,
+    /// Seconds sessions get to say goodbye after SIGTERM/SIGINT before they are cut (ours).
+    pub shutdown_timeout: u64,
+    /// Storage selection (WildDuck `[dbs]`).
+    pub dbs: Dbs,
+    /// Default certificate for every TLS listener (WildDuck `[tls]`).
+    pub tls: Tls,
+    /// Logging (WildDuck `[log]`, plus our `format`).
+    pub log: Log,
+    /// IMAP (WildDuck `[imap]`).
+    pub imap: Service,
+    /// POP3 (WildDuck `[pop3]`).
+    pub pop3: Service,
+    /// HTTP API (WildDuck `[api]`).
+    pub api: Api,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            max_storage: 0,
+            bcrypt_cost: 11,
+            shutdown_timeout: 10,
+            dbs: Dbs::default(),
+            tls: Tls::default(),
+            log: Log::default(),
+            imap: Service::imap(),
+            pop3: Service::pop3(),
+            api: Api::default(),
+        }
+    }
+}
+
+/// `[dbs]`: empty `mongo` means the embedded SQLite store in `dataDir`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Dbs {
+    /// MongoDB URL (`mongodb://host:port/database`); set = the scale-out deployment.
+    pub mongo: String,
+    /// Redis URL (`redis://host:port/db`); required with `mongo`.
+    pub redis: String,
+}
+
+/// `[tls]` (and `[imap.tls]`, `[pop3.tls]` overrides): PEM files.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Tls {
+    /// Private key file.
+    pub key: String,
+    /// Certificate chain file.
+    pub cert: String,
+    /// Certificates per server name, chosen by SNI.
+    pub sni: Vec<SniCert>,
+}
+
+/// One SNI certificate.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SniCert {
+    /// Server name (`*.example.com` allowed).
+    pub servername: String,
+    /// Private key file.
+    pub key: String,
+    /// Certificate chain file.
+    pub cert: String,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Log {
+    /// `error`, `warn`, `info`, `debug`, `trace`, or a tracing filter (`info,wildduck_pop3=debug`).
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// `[imap]` / `[pop3]`: one protocol's main listener, its extra listeners and its settings.
+/// Missing keys take the protocol's own defaults (the file is merged over them).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Service {
+    /// Run this service.
+    pub enabled: bool,
+    /// Port of the main listener (0 = any free port; the chosen one is printed).
+    pub port: u16,
+    /// Address of the main listener.
+    pub host: String,
+    /// Implicit TLS on the main listener; false = plaintext with STARTTLS/STLS.
+    pub secure: bool,
+    /// Do not offer STARTTLS/STLS on plaintext listeners.
+    #[serde(rename = "disableSTARTTLS")]
+    pub disable_starttls: bool,
+    /// Allow logins on plaintext even when STARTTLS/STLS is offered.
+    #[serde(rename = "ignoreSTARTTLS")]
+    pub ignore_starttls: bool,
+    /// Expect a HAProxy PROXY v1 header on every connection.
+    pub use_proxy: bool,
+    /// Server name in greetings (WildDuck `imap.name`).
+    pub name: String,
+    /// Seconds a session may stay silent.
+    pub socket_timeout: u64,
+    /// IMAP: largest APPEND in MB (`imap.maxMB`).
+    #[serde(rename = "maxMB")]
+    pub max_mb: u64,
+    /// IMAP: concurrent connections per user (`imap.maxConnections`).
+    pub max_connections: u64,
+    /// IMAP: offer COMPRESS=DEFLATE (`imap.enableCompression`).
+    pub enable_compression: bool,
+    /// POP3: messages listed per session (`pop3.maxMessages`).
+    pub max_messages: u64,
+    /// Daily download limit in MB (`maxDownloadMB`).
+    #[serde(rename = "maxDownloadMB")]
+    pub max_download_mb: u64,
+    /// POP3: leave `IMPLEMENTATION` out of CAPA (`pop3.disableVersionString`).
+    pub disable_version_string: bool,
+    /// Certificate for this service only (falls back to `[tls]`).
+    pub tls: Tls,
+    /// More listeners for the same service.
+    pub listeners: Vec<ExtraListener>,
+}
+
+impl Service {
+    fn imap() -> Self {
+        Self {
+            enabled: true,
+            port: 9993,
+            host: "0.0.0.0".into(),
+            secure: true,
+            disable_starttls: false,
+            ignore_starttls: false,
+            use_proxy: false,
+            name: "WildDuck IMAP Server".into(),
+            socket_timeout: 5 * 60 + 37,
+            max_mb: 25,
+            max_connections: 15,
+            enable_compression: false,
+            max_messages: 250,
+            max_download_mb: 10240,
+            disable_version_string: false,
+            tls: Tls::default(),
+            listeners: Vec::new(),
+        }
+    }
+
+    fn pop3() -> Self {
+        Self {
+            port: 9995,
+            name: "WildDuck POP3 Server".into(),
+            socket_timeout: 5 * 60,
+            ..Self::imap()
+        }
+    }
+}
+
+/// One more listener of a service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExtraListener {
+    /// Address.
+    #[serde(default = "any_host")]
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Implicit TLS.
+    #[serde(default)]
+    pub secure: bool,
+}
+
+fn any_host() -> String {
+    "0.0.0.0".into()
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Api {
+    /// Run the HTTP listener.
+    pub enabled: bool,
+    /// Port (0 = any free port).
+    pub port: u16,
+    /// Address (WildDuck binds the API to loopback by default).
+    pub host: String,
+    /// Prometheus metrics at `/metrics` (WildDuck `[api.metrics]`).
+    pub metrics: ApiMetrics,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            port: 8080,
+            host: "127.0.0.1".into(),
+            metrics: ApiMetrics { enabled: true },
+        }
+    }
+}
+
+/// `[api.metrics]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ApiMetrics {
+    /// Serve `/metrics`.
+    pub enabled: bool,
+}
+
+/// A configuration problem, naming the key (or file, or URL) at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+impl Config {
+    /// Reads `path` (or only the defaults when `None`), applies the `WILDDUCK_*` variables in
+    /// `env`, and checks the result.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| err(format!("cannot read config file {}: {e}", p.display())))?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| err(format!("config file {}: {e}", p.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env(&mut table, env)?;
+        let config = Self::from_table(table)?;
+        // Relative paths are relative to the config file, so the daemon can start from anywhere.
+        let base = path.and_then(Path::parent).map(Path::to_path_buf);
+        let config = match base {
+            Some(b) if !b.as_os_str().is_empty() => config.rebase(&b),
+            _ => config,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Parses a table merged over the defaults; an unknown key or a wrong type is reported with
+    /// its dotted path.
+    pub fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
+        let mut merged = defaults_table()?;
+        merge(&mut merged, table);
+        let value = toml::Value::Table(merged);
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            err(format!("config key `{path}`: {inner}"))
+        })
+    }
+
+    fn rebase(mut self, base: &Path) -> Self {
+        let fix = |p: &mut String| {
+            if !p.is_empty() && Path::new(p.as_str()).is_relative() {
+                *p = base.join(p.as_str()).to_string_lossy().into_owned();
+            }
+        };
+        let fix_tls = |t: &mut Tls| {
+            fix(&mut t.key);
+            fix(&mut t.cert);
+            for s in &mut t.sni {
+                fix(&mut s.key);
+                fix(&mut s.cert);
+            }
+        };
+        if self.data_dir.is_relative() {
+            self.data_dir = base.join(&self.data_dir);
+        }
+        fix_tls(&mut self.tls);
+        fix_tls(&mut self.imap.tls);
+        fix_tls(&mut self.pop3.tls);
+        self
+    }
+
+    /// Checks what types alone cannot: certificate files exist, listeners are well formed, URLs
+    /// are coherent.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_tls("tls", &self.tls)?;
+        for (name, svc) in [("imap", &self.imap), ("pop3", &self.pop3)] {
+            check_tls(&format!("{name}.tls"), &svc.tls)?;
+            check_host(&format!("{name}.host"), &svc.host)?;
+            for (i, l) in svc.listeners.iter().enumerate() {
+                check_host(&format!("{name}.listeners[{i}].host"), &l.host)?;
+            }
+        }
+        check_host("api.host", &self.api.host)?;
+        match self.log.format.as_str() {
+            "text" | "json" => {}
+            other => {
+                return Err(err(format!(
+                    "config key `log.format`: expected \"text\" or \"json\", got {other:?}"
+                )));
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(err(format!(
+                "config key `log.level`: not a log level or filter: {:?}",
+                self.log.level
+            )));
+        }
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            return Err(err("config key `bcryptCost`: must be between 4 and 31"));
+        }
+        if !self.dbs.mongo.is_empty() && self.dbs.redis.is_empty() {
+            return Err(err(
+                "config key `dbs.redis`: required when `dbs.mongo` is set (the scale-out deployment needs both)",
+            ));
+        }
+        if self.dbs.mongo.is_empty() && !self.dbs.redis.is_empty() {
+            return Err(err(
+                "config key `dbs.mongo`: required when `dbs.redis` is set (the embedded store needs neither)",
+            ));
+        }
+        if !self.dbs.mongo.is_empty() && !self.dbs.mongo.starts_with("mongodb") {
+            return Err(err(
+                "config key `dbs.mongo`: expected a mongodb:// or mongodb+srv:// URL",
+            ));
+        }
+        if !self.dbs.redis.is_empty() && !self.dbs.redis.starts_with("redis") {
+            return Err(err(
+                "config key `dbs.redis`: expected a redis:// or rediss:// URL",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The certificate files for `service` (`imap`/`pop3`): its own `[<service>.tls]` when set,
+    /// else `[tls]`. `None` when neither is set (the generated certificate is used).
+    pub fn tls_for<'a>(&'a self, svc: &'a Service) -> Option<&'a Tls> {
+        if !svc.tls.cert.is_empty() {
+            Some(&svc.tls)
+        } else if !self.tls.cert.is_empty() {
+            Some(&self.tls)
+        } else {
+            None
+        }
+    }
+}
+
+fn defaults_table() -> Result<toml::Table, ConfigError> {
+    match toml::Value::try_from(Config::default()) {
+        Ok(toml::Value::Table(t)) => Ok(t),
+        _ => Err(err("internal: cannot list the configuration keys")),
+    }
+}
+
+/// Deep-merges `over` into `base`: tables key by key, anything else replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn check_host(key: &str, host: &str) -> Result<(), ConfigError> {
+    if host.parse::<std::net::IpAddr>().is_err() && host != "localhost" {
+        return Err(err(format!(
+            "config key `{key}`: expected an IP address (e.g. 0.0.0.0 or ::), got {host:?}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_tls(key: &str, tls: &Tls) -> Result<(), ConfigError> {
+    if tls.cert.is_empty() != tls.key.is_empty() {
+        let missing = if tls.cert.is_empty() { "cert" } else { "key" };
+        return Err(err(format!(
+            "config key `{key}.{missing}`: set both `cert` and `key`, or neither"
+        )));
+    }
+    let exists = |k: &str, p: &str| -> Result<(), ConfigError> {
+        if !p.is_empty() && !Path::new(p).is_file() {
+            return Err(err(format!("config key `{k}`: no such file: {p}")));
+        }
+        Ok(())
+    };
+    exists(&format!("{key}.cert"), &tls.cert)?;
+    exists(&format!("{key}.key"), &tls.key)?;
+    for (i, s) in tls.sni.iter().enumerate() {
+        exists(&format!("{key}.sni[{i}].cert"), &s.cert)?;
+        exists(&format!("{key}.sni[{i}].key"), &s.key)?;
+    }
+    Ok(())
+}
+
+/// Applies `WILDDUCK_<SECTION>__<KEY>` (any depth, `__` between levels; case-insensitive, matched
+/// against the known keys) and `WILDDUCK_<TOPKEY>` for top-level keys. Values are read as TOML
+/// (`1993`, `true`, `["a"]`) and otherwise taken as strings. A `__` variable naming no key is an
+/// error; other `WILDDUCK_*` variables (the test harness's, say) are left alone.
+pub fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let defaults = defaults_table()?;
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("WILDDUCK_"))
+        .collect();
+    vars.sort();
+    for (name, raw) in vars {
+        let rest = name.trim_start_matches("WILDDUCK_");
+        let nested = rest.contains("__");
+        let parts: Vec<&str> = rest.split("__").collect();
+        // Resolve each part to the canonical (camelCase) key through the defaults' tree.
+        let mut names = Vec::new();
+        let mut node = Some(&defaults);
+        for part in &parts {
+            let found = node.and_then(|t| {
+                t.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(part))
+                    .map(|(k, v)| (k.clone(), v))
+            });
+            match found {
+                Some((k, v)) => {
+                    names.push(k);
+                    node = v.as_table();
+                }
+                None => {
+                    names.clear();
+                    break;
+                }
+            }
+        }
+        if names.is_empty() {
+            if nested {
+                return Err(err(format!(
+                    "environment variable {name}: names no configuration key"
+                )));
+            }
+            continue;
+        }
+        let value = parse_env_value(&raw);
+        let Some((last, parents)) = names.split_last() else {
+            continue;
+        };
+        let mut target = &mut *table;
+        for p in parents {
+            let entry = target
+                .entry(p.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let Some(t) = entry.as_table_mut() else {
+                return Err(err(format!(
+                    "environment variable {name}: `{p}` is not a section in the config file"
+                )));
+            };
+            target = t;
+        }
+        target.insert(last.clone(), value);
+    }
+    Ok(())
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(|e| err(format!("{e}")))?;
+        apply_env(
+            &mut table,
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )?;
+        let c = Config::from_table(table)?;
+        c.check()?;
+        Ok(c)
+    }
+
+    #[test]
+    fn defaults_follow_wildduck() {
+        let c = load_str("", &[]).expect("defaults");
+        assert_eq!((c.imap.port, c.pop3.port, c.api.port), (9993, 9995, 8080));
+        assert!(c.imap.secure && c.pop3.secure);
+        assert_eq!(c.api.host, "127.0.0.1");
+        let c = load_str("[pop3]\nsecure = false\n", &[]).expect("partial section");
+        assert_eq!((c.pop3.port, c.pop3.secure), (9995, false));
+        assert_eq!(c.pop3.name, "WildDuck POP3 Server");
+    }
+
+    #[test]
+    fn unknown_key_and_bad_port_are_named() {
+        let e = load_str("[pop3]\nprot = 1\n", &[]).unwrap_err().0;
+        assert!(e.contains("pop3.prot"), "{e}");
+        let e = load_str("[imap]\nport = 70000\n", &[]).unwrap_err().0;
+        assert!(e.contains("imap.port"), "{e}");
+        let e = load_str("[tls]\ncert = \"/nope.pem\"\nkey = \"/nope.key\"\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(e.contains("tls.cert"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_any_key() {
+        let c = load_str(
+            "[imap]\nport = 1\n",
+            &[
+                ("WILDDUCK_IMAP__PORT", "1993"),
+                ("WILDDUCK_POP3__DISABLESTARTTLS", "true"),
+                ("WILDDUCK_DBS__MONGO", "mongodb://db:27017/wd"),
+                ("WILDDUCK_DBS__REDIS", "redis://r:6379/3"),
+                ("WILDDUCK_MAXSTORAGE", "512"),
+                ("WILDDUCK_TEST_MONGODB_URL", "ignored"),
+            ],
+        )
+        .expect("env");
+        assert_eq!(c.imap.port, 1993);
+        assert!(c.pop3.disable_starttls);
+        assert_eq!(c.dbs.mongo, "mongodb://db:27017/wd");
+        assert_eq!(c.max_storage, 512);
+        let e = load_str("", &[("WILDDUCK_IMAP__PROT", "1")]).unwrap_err().0;
+        assert!(e.contains("WILDDUCK_IMAP__PROT"), "{e}");
+    }
+}

@@ -1,0 +1,76 @@
+//! The HTTP listener: `/health`, Prometheus `/metrics`, and the API routes of `wildduck-api` once
+//! they exist.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use wildduck_net::ShutdownSignal;
+
+use super::config::{Config, ConfigError};
+
+/// Installs the process-wide Prometheus recorder.
+pub fn install_metrics() -> Result<PrometheusHandle, ConfigError> {
+    PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| ConfigError(format!("config key `api.metrics.enabled`: {e}")))
+}
+
+/// The bound HTTP listener.
+#[derive(Debug)]
+pub struct BoundHttp {
+    /// The bound address.
+    pub addr: SocketAddr,
+    listener: tokio::net::TcpListener,
+}
+
+/// Binds `[api] host/port`.
+pub async fn bind(config: &Config) -> Result<BoundHttp, ConfigError> {
+    let host = &config.api.host;
+    let ip: std::net::IpAddr = if host == "localhost" {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        host.parse()
+            .map_err(|_| ConfigError(format!("config key `api.host`: bad address {host:?}")))?
+    };
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, config.api.port))
+        .await
+        .map_err(|e| {
+            ConfigError(format!(
+                "config key `api.port`: cannot listen on {host}:{}: {e}",
+                config.api.port
+            ))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ConfigError(format!("config key `api.port`: {e}")))?;
+    Ok(BoundHttp { addr, listener })
+}
+
+impl BoundHttp {
+    /// Serves until `shutdown`.
+    pub async fn serve(
+        self,
+        metrics: Option<PrometheusHandle>,
+        mut shutdown: ShutdownSignal,
+    ) -> std::io::Result<()> {
+        let mut app = Router::new().route("/health", get(health));
+        if let Some(handle) = metrics {
+            app = app.route(
+                "/metrics",
+                get(move || {
+                    let h = handle.clone();
+                    async move { h.render() }
+                }),
+            );
+        }
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .await
+    }
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "success": true }))
+}

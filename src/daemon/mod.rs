@@ -1,0 +1,288 @@
+//! The bundled daemon: IMAP, POP3 and the HTTP listener from one TOML file (`wildduck` binary,
+//! `examples/daemon.rs`).
+//!
+//! Start-up is all-or-nothing: the configuration is checked, certificates are loaded (or generated),
+//! the storage is opened and every listener is bound before any connection is served; any failure
+//! exits non-zero with a message naming the key, file or URL at fault. SIGTERM/SIGINT make sessions
+//! say goodbye; the process exits once they are gone or `shutdownTimeout` seconds have passed.
+
+pub mod certs;
+pub mod config;
+mod http;
+mod listeners;
+pub mod storage;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use config::{Config, ConfigError};
+
+/// Command line of the `wildduck` binary.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wildduck",
+    version,
+    about = "WildDuck in Rust: IMAP, POP3 and HTTP API daemon"
+)]
+pub struct Cli {
+    /// Configuration file (TOML, WildDuck key names); without it only defaults and
+    /// WILDDUCK_<SECTION>__<KEY> variables apply.
+    #[arg(long, short = 'c', global = true, env = "WILDDUCK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do (default: run the daemon).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (the default).
+    Run,
+    /// Check the configuration and exit.
+    Check,
+    /// Manage users directly in the configured storage.
+    User {
+        /// The user action.
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+/// `wildduck user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create a user with a password and (optionally) a main address.
+    Add {
+        /// Username (`[a-z0-9-]` words, optionally `@domain`).
+        #[arg(long)]
+        username: String,
+        /// Password (read from WILDDUCK_USER_PASSWORD when not given, to keep it out of `ps`).
+        #[arg(long, env = "WILDDUCK_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Main e-mail address.
+        #[arg(long)]
+        address: Option<String>,
+        /// Quota in MB (0 = the default, `maxStorage`).
+        #[arg(long, default_value_t = 0)]
+        quota: u64,
+    },
+}
+
+/// Parses the process's arguments and runs; the binary's `main` and the example call this.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    run_cli(cli)
+}
+
+/// Runs a parsed command line on a new multi-threaded runtime.
+pub fn run_cli(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&ConfigError(format!("cannot start the runtime: {e}"))),
+    };
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::Check => {
+            println!("configuration OK");
+            Ok(())
+        }
+        Command::Run => runtime.block_on(run(config, cli.config)),
+        Command::User {
+            action:
+                UserAction::Add {
+                    username,
+                    password,
+                    address,
+                    quota,
+                },
+        } => runtime.block_on(user_add(&config, username, password, address, quota)),
+    };
+    // Sessions aborted after the grace time must not hold the process up.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &ConfigError) -> ExitCode {
+    eprintln!("wildduck: {e}");
+    ExitCode::FAILURE
+}
+
+async fn user_add(
+    config: &Config,
+    username: String,
+    password: String,
+    address: Option<String>,
+    quota_mb: u64,
+) -> Result<(), ConfigError> {
+    let storage = storage::open(config).await?;
+    let user = storage
+        .services
+        .create_user(wildduck_core::service::users::NewUser {
+            username,
+            password: Some(password),
+            address,
+            quota: quota_mb.saturating_mul(1024 * 1024),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| ConfigError(format!("cannot create the user: {e}")))?;
+    println!("created user {} (id {})", user.username, user.id);
+    Ok(())
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (the daemon run twice in one process) keeps the first subscriber.
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), ConfigError> {
+    init_logging(&config);
+    listeners::check_available(&config)?;
+    let metrics = if config.api.enabled && config.api.metrics.enabled {
+        Some(http::install_metrics()?)
+    } else {
+        None
+    };
+    let tls = listeners::TlsSet::load(&config)?;
+    let storage = storage::open(&config).await?;
+    tracing::info!(storage = %storage.description, "storage ready");
+    let shutdown = wildduck_net::Shutdown::new();
+    let bound = listeners::bind_all(&config, &tls).await?;
+    let api = if config.api.enabled {
+        Some(http::bind(&config).await?)
+    } else {
+        None
+    };
+
+    // The summary goes to stdout, one line per fact, so scripts (and tests) can read it.
+    let mut summary = String::new();
+    for b in &bound {
+        summary.push_str(&format!(
+            "listening: {} on {} ({})\n",
+            b.protocol,
+            b.addr,
+            b.mode()
+        ));
+    }
+    if let Some(a) = &api {
+        summary.push_str(&format!("listening: http on {} (plain)\n", a.addr));
+    }
+    summary.push_str(&format!("storage: {}\n", storage.description));
+    if let Some(cert) = &tls.generated {
+        summary.push_str(&format!(
+            "tls: self-signed certificate {}\n",
+            cert.display()
+        ));
+    }
+    summary.push_str(&first_user_hint(&config, config_path.as_deref()));
+    print!("{summary}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for b in bound {
+        let services = storage.services.clone();
+        let signal = shutdown.signal();
+        let cfg = config.clone();
+        tasks.spawn(async move { b.serve(services, &cfg, signal).await });
+    }
+    if let Some(a) = api {
+        let signal = shutdown.signal();
+        tasks.spawn(a.serve(metrics, signal));
+    }
+
+    let failed = tokio::select! {
+        _ = terminate() => None,
+        Some(done) = tasks.join_next() => Some(done),
+    };
+    if let Some(done) = failed {
+        shutdown.trigger();
+        let msg = match done {
+            Ok(Ok(())) => "a listener stopped unexpectedly".to_string(),
+            Ok(Err(e)) => format!("a listener failed: {e}"),
+            Err(e) => format!("a listener task failed: {e}"),
+        };
+        return Err(ConfigError(msg));
+    }
+    tracing::info!(
+        grace_seconds = config.shutdown_timeout,
+        "shutting down: sessions are told to finish"
+    );
+    shutdown.trigger();
+    let grace = std::time::Duration::from_secs(config.shutdown_timeout.saturating_add(1));
+    let drained =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("sessions still open after the grace time; exiting anyway");
+        tasks.abort_all();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn first_user_hint(config: &Config, config_path: Option<&std::path::Path>) -> String {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "wildduck".into());
+    let cfg = config_path
+        .map(|p| format!(" --config {}", p.display()))
+        .unwrap_or_default();
+    let cmd = format!(
+        "{exe}{cfg} user add --username alice --password 'change-me' --address alice@example.com"
+    );
+    if config.dbs.mongo.is_empty() {
+        // The embedded database is opened by one process at a time.
+        format!("create a first user (stop the daemon first, then start it again): {cmd}\n")
+    } else {
+        format!("create a first user: {cmd}\n")
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn terminate() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                tracing::warn!("cannot install signal handlers; stop with Ctrl-C");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
