@@ -167,11 +167,11 @@ async fn compress_deflate() {
     ) -> String {
         loop {
             let text = String::from_utf8_lossy(plain).into_owned();
-            if let Some(i) = text.find(&format!("{tag} ")) {
-                if text[i..].contains("\r\n") {
-                    plain.clear();
-                    return text;
-                }
+            if let Some(i) = text.find(&format!("{tag} "))
+                && text[i..].contains("\r\n")
+            {
+                plain.clear();
+                return text;
             }
             let mut buf = [0u8; 4096];
             let n = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read(&mut buf))
