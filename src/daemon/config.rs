@@ -208,6 +208,9 @@ pub struct Api {
     pub port: u16,
     /// Address (WildDuck binds the API to loopback by default).
     pub host: String,
+    /// Static master token (`X-Access-Token` header or `accessToken` query); empty = no access
+    /// control (WildDuck `api.accessToken`).
+    pub access_token: String,
     /// Prometheus metrics at `/metrics` (WildDuck `[api.metrics]`).
     pub metrics: ApiMetrics,
 }
@@ -218,6 +221,7 @@ impl Default for Api {
             enabled: true,
             port: 8080,
             host: "127.0.0.1".into(),
+            access_token: String::new(),
             metrics: ApiMetrics { enabled: true },
         }
     }

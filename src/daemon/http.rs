@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use wildduck_core::service::Services;
 use wildduck_net::ShutdownSignal;
 
 use super::config::{Config, ConfigError};
@@ -49,13 +50,14 @@ pub async fn bind(config: &Config) -> Result<BoundHttp, ConfigError> {
 }
 
 impl BoundHttp {
-    /// Serves until `shutdown`.
+    /// Serves the API routes (and `/metrics`) until `shutdown`.
     pub async fn serve(
         self,
+        state: wildduck_api::ApiState,
         metrics: Option<PrometheusHandle>,
         mut shutdown: ShutdownSignal,
     ) -> std::io::Result<()> {
-        let mut app = Router::new().route("/health", get(health));
+        let mut app: Router = wildduck_api::router(state);
         if let Some(handle) = metrics {
             app = app.route(
                 "/metrics",
@@ -71,6 +73,20 @@ impl BoundHttp {
     }
 }
 
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "success": true }))
+/// The API's state from `[api]`.
+pub fn api_state(config: &Config, services: &Services) -> wildduck_api::ApiState {
+    let access_token =
+        (!config.api.access_token.is_empty()).then(|| config.api.access_token.clone());
+    if access_token.is_none() {
+        tracing::warn!(
+            "api.accessToken is not set: every API request runs as root; keep [api] host on loopback or set a token"
+        );
+    }
+    wildduck_api::ApiState::new(
+        services.clone(),
+        wildduck_api::ApiConfig {
+            access_token,
+            ..Default::default()
+        },
+    )
 }

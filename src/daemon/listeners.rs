@@ -105,27 +105,31 @@ impl Bound {
         }
     }
 
-    /// Serves until `shutdown`; returns after the sessions drained.
-    pub async fn serve(
-        self,
-        services: Services,
-        config: &Config,
-        shutdown: ShutdownSignal,
-    ) -> std::io::Result<()> {
-        match self.protocol {
-            "pop3" => {
-                let server = Arc::new(wildduck_pop3::Pop3Server::new(
-                    services,
-                    pop3_config(&config.pop3),
-                ));
+    /// Serves until `shutdown` with the protocol's server from `servers`; returns after the
+    /// sessions drained.
+    pub async fn serve(self, servers: Servers, shutdown: ShutdownSignal) -> std::io::Result<()> {
+        let protocol = self.protocol;
+        match (protocol, servers.imap, servers.pop3) {
+            ("imap", Some(server), _) => {
+                let server = Arc::new(server);
                 wildduck_net::serve(self.listener, shutdown, move |conn| {
                     let server = server.clone();
-                    let span = tracing::info_span!(
-                        "session",
-                        protocol = "pop3",
-                        id = %conn.info.id,
-                        peer = %conn.info.peer
-                    );
+                    let span = session_span("imap", &conn.info);
+                    async move {
+                        let _guard = SessionMetrics::start("imap");
+                        tracing::debug!("connection accepted");
+                        server.handle(conn).await;
+                        tracing::debug!("connection closed");
+                    }
+                    .instrument(span)
+                })
+                .await
+            }
+            ("pop3", _, Some(server)) => {
+                let server = Arc::new(server);
+                wildduck_net::serve(self.listener, shutdown, move |conn| {
+                    let server = server.clone();
+                    let span = session_span("pop3", &conn.info);
                     async move {
                         let _guard = SessionMetrics::start("pop3");
                         tracing::debug!("connection accepted");
@@ -136,10 +140,54 @@ impl Bound {
                 })
                 .await
             }
-            other => Err(std::io::Error::other(format!(
-                "{other} server not available in this build"
+            (other, _, _) => Err(std::io::Error::other(format!(
+                "no {other} server was built"
             ))),
         }
+    }
+}
+
+/// Every log line of a connection carries its session id and peer.
+fn session_span(protocol: &'static str, info: &wildduck_net::ConnInfo) -> tracing::Span {
+    tracing::info_span!("session", protocol, id = %info.id, peer = %info.peer)
+}
+
+/// One server per protocol, shared by all its listeners (IMAP's per-user connection limit and
+/// change notifications span every listener).
+#[derive(Debug, Clone, Default)]
+pub struct Servers {
+    /// The IMAP server when `[imap]` is enabled.
+    pub imap: Option<wildduck_imap::ImapServer>,
+    /// The POP3 server when `[pop3]` is enabled.
+    pub pop3: Option<wildduck_pop3::Pop3Server>,
+}
+
+impl Servers {
+    /// The servers the configuration enables, over `services`.
+    pub fn new(config: &Config, services: &Services) -> Self {
+        Self {
+            imap: config.imap.enabled.then(|| {
+                wildduck_imap::ImapServer::new(services.clone(), imap_config(&config.imap))
+            }),
+            pop3: config.pop3.enabled.then(|| {
+                wildduck_pop3::Pop3Server::new(services.clone(), pop3_config(&config.pop3))
+            }),
+        }
+    }
+}
+
+fn imap_config(svc: &Service) -> wildduck_imap::ImapConfig {
+    let d = wildduck_imap::ImapConfig::default();
+    wildduck_imap::ImapConfig {
+        name: svc.name.clone(),
+        ignore_starttls: svc.ignore_starttls,
+        disable_starttls: svc.disable_starttls,
+        enable_compression: svc.enable_compression,
+        max_message: svc.max_mb.saturating_mul(1024 * 1024),
+        max_connections: svc.max_connections,
+        socket_timeout: Duration::from_secs(svc.socket_timeout.max(1)),
+        max_download: svc.max_download_mb.saturating_mul(1024 * 1024),
+        ..d
     }
 }
 
@@ -180,17 +228,6 @@ fn pop3_config(svc: &Service) -> wildduck_pop3::Pop3Config {
         max_download: svc.max_download_mb.saturating_mul(1024 * 1024),
         ..d
     }
-}
-
-/// Fails when an enabled service has no server in this build.
-pub fn check_available(config: &Config) -> Result<(), ConfigError> {
-    if config.imap.enabled {
-        return Err(ConfigError(
-            "config key `imap.enabled`: IMAP server not available in this build; set `[imap] enabled = false`"
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Binds every enabled listener, or none: the first failure names its key.

@@ -159,7 +159,6 @@ fn init_logging(config: &Config) {
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), ConfigError> {
     init_logging(&config);
-    listeners::check_available(&config)?;
     let metrics = if config.api.enabled && config.api.metrics.enabled {
         Some(http::install_metrics()?)
     } else {
@@ -196,21 +195,27 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
             cert.display()
         ));
     }
-    summary.push_str(&first_user_hint(&config, config_path.as_deref()));
+    summary.push_str(&first_user_hint(
+        &config,
+        config_path.as_deref(),
+        api.as_ref().map(|a| a.addr),
+    ));
     print!("{summary}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
 
+    let servers = listeners::Servers::new(&config, &storage.services);
+    if let Some(imap) = &servers.imap {
+        // One notification listener for every IMAP listener.
+        imap.start_notifications();
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for b in bound {
-        let services = storage.services.clone();
-        let signal = shutdown.signal();
-        let cfg = config.clone();
-        tasks.spawn(async move { b.serve(services, &cfg, signal).await });
+        tasks.spawn(b.serve(servers.clone(), shutdown.signal()));
     }
     if let Some(a) = api {
-        let signal = shutdown.signal();
-        tasks.spawn(a.serve(metrics, signal));
+        let state = http::api_state(&config, &storage.services);
+        tasks.spawn(a.serve(state, metrics, shutdown.signal()));
     }
 
     let failed = tokio::select! {
@@ -242,7 +247,21 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
     Ok(())
 }
 
-fn first_user_hint(config: &Config, config_path: Option<&std::path::Path>) -> String {
+fn first_user_hint(
+    config: &Config,
+    config_path: Option<&std::path::Path>,
+    api: Option<std::net::SocketAddr>,
+) -> String {
+    if let Some(addr) = api {
+        let token = if config.api.access_token.is_empty() {
+            String::new()
+        } else {
+            " -H 'X-Access-Token: <api.accessToken>'".to_string()
+        };
+        return format!(
+            "create a first user: curl -X POST http://{addr}/users{token} -H 'Content-Type: application/json' -d '{{\"username\":\"alice\",\"password\":\"change-me\",\"address\":\"alice@example.com\"}}'\n"
+        );
+    }
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "wildduck".into());

@@ -81,6 +81,13 @@ pub async fn open(config: &Config) -> Result<Storage, ConfigError> {
     let store = wildduck_core::store::mongo::MongoStore::connect(&mongo_url, &db_name)
         .await
         .map_err(|e| unreachable("mongo", &shown_mongo, &e))?;
+    // The driver connects lazily: ask for something so an unreachable server fails here, naming
+    // its URL, before Redis is tried.
+    store
+        .database()
+        .list_collection_names()
+        .await
+        .map_err(|e| unreachable("mongo", &shown_mongo, &e))?;
     let bus = tokio::time::timeout(
         Duration::from_millis(MONGO_SELECT_TIMEOUT_MS),
         wildduck_core::bus::redis::RedisBus::connect(&config.dbs.redis),
@@ -88,8 +95,6 @@ pub async fn open(config: &Config) -> Result<Storage, ConfigError> {
     .await
     .map_err(|_| unreachable("redis", &shown_redis, &"no answer in 5 s"))?
     .map_err(|e| unreachable("redis", &shown_redis, &e))?;
-    // The index set-up is the first real command: an unreachable server fails here, before any
-    // listener is bound.
     store
         .ensure_indexes(Some(bus.locks.as_ref()))
         .await
