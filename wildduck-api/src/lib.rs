@@ -62,7 +62,7 @@ pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/health", get(health::get))
         .route("/authenticate", post(authenticate::post))
-        .route("/users", post(users::create))
+        .route("/users", get(users::list).post(users::create))
         .route(
             "/users/{user}",
             get(users::get).put(users::update).delete(users::delete),

@@ -18,9 +18,9 @@ pub struct PageRequest {
     /// Page size.
     pub limit: usize,
     /// Sort key strictly after which the page starts.
-    pub next: Option<i64>,
+    pub next: Option<String>,
     /// Sort key strictly before which the page ends.
-    pub previous: Option<i64>,
+    pub previous: Option<String>,
     /// Informational page number.
     pub page: u64,
 }
@@ -56,36 +56,40 @@ impl PageRequest {
     }
 }
 
-fn encode(kind: char, key: i64) -> String {
+fn encode(kind: char, key: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{kind}{key}"))
 }
 
-fn decode(cursor: &str, kind: char) -> Option<i64> {
+fn decode(cursor: &str, kind: char) -> Option<String> {
     let raw = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).ok()?;
     let s = std::str::from_utf8(&raw).ok()?;
-    s.strip_prefix(kind)?.parse().ok()
+    s.strip_prefix(kind).map(str::to_string)
 }
 
 /// Cuts one page out of `items`, which are already in listing order; `key` gives each item's
-/// unique sort key and the order must be by that key (ascending when `ascending`). Returns the
+/// unique sort key, compared as a string (pad numbers to a fixed width), and the order must be by
+/// that key (ascending when `ascending`). Returns the
 /// response fields `total`, `page`, `previousCursor`, `nextCursor`, `results`.
 pub fn paginate<T>(
     items: Vec<T>,
     req: &PageRequest,
     ascending: bool,
-    key: impl Fn(&T) -> i64,
+    key: impl Fn(&T) -> String,
     render: impl Fn(&T) -> Value,
 ) -> Map<String, Value> {
     let total = items.len();
     // "after k" in listing order.
-    let after = |a: i64, k: i64| if ascending { a > k } else { a < k };
-    let (start, end) = if let Some(k) = req.next {
-        let s = items.iter().position(|i| after(key(i), k)).unwrap_or(total);
+    let after = |a: &str, k: &str| if ascending { a > k } else { a < k };
+    let (start, end) = if let Some(k) = &req.next {
+        let s = items
+            .iter()
+            .position(|i| after(&key(i), k))
+            .unwrap_or(total);
         (s, (s + req.limit).min(total))
-    } else if let Some(k) = req.previous {
+    } else if let Some(k) = &req.previous {
         let e = items
             .iter()
-            .position(|i| !after(k, key(i)))
+            .position(|i| !after(k, &key(i)))
             .unwrap_or(total);
         (e.saturating_sub(req.limit), e)
     } else {
@@ -95,11 +99,11 @@ pub fn paginate<T>(
     let has_prev = start > 0;
     let has_next = end < total;
     let previous = match page_items.first() {
-        Some(first) if has_prev => json!(encode('p', key(first))),
+        Some(first) if has_prev => json!(encode('p', &key(first))),
         _ => json!(false),
     };
     let next = match page_items.last() {
-        Some(last) if has_next => json!(encode('n', key(last))),
+        Some(last) if has_next => json!(encode('n', &key(last))),
         _ => json!(false),
     };
     let page = if has_prev { req.page.max(1) } else { 1 };

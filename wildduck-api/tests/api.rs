@@ -792,3 +792,76 @@ async fn openapi_lists_every_route() {
     );
     assert!(paths.contains_key("/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml"));
 }
+
+#[tokio::test]
+async fn users_listing_with_query_tags_and_pages() {
+    let api = start(Kind::Sqlite).await;
+    let mut ids = Vec::new();
+    for (name, tags) in [
+        ("alpha", json!(["red", "blue"])),
+        ("bravo", json!(["red"])),
+        ("charlie", json!([])),
+        ("delta", json!(["blue"])),
+        ("echo.x", json!(["red", "blue"])),
+    ] {
+        let (s, b) = api
+            .post("/users", json!({"username": name, "password": "pw123456", "tags": tags, "address": format!("{name}@example.com")}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        ids.push(b["id"].as_str().expect("id").to_string());
+    }
+    let (s, b) = api.get("/users?limit=2").await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["total"], 5);
+    assert_eq!(b["query"], "");
+    let names: Vec<&str> = b["results"]
+        .as_array()
+        .expect("r")
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(names, ["alpha", "bravo"], "id order = creation order");
+    assert_eq!(b["results"][0]["id"], ids[0]);
+    assert_eq!(b["results"][0]["quota"]["allowed"], 1024u64 * 1024 * 1024);
+    assert_eq!(b["results"][0]["hasPasswordSet"], true);
+    let mut seen: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let mut next = b["nextCursor"].as_str().map(str::to_string);
+    let mut pages = 1;
+    while let Some(c) = next {
+        let (_, b) = api.get(&format!("/users?limit=2&next={c}")).await;
+        seen.extend(
+            b["results"]
+                .as_array()
+                .expect("r")
+                .iter()
+                .filter_map(|u| u["username"].as_str())
+                .map(str::to_string),
+        );
+        next = b["nextCursor"].as_str().map(str::to_string);
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ["alpha", "bravo", "charlie", "delta", "echo.x"]);
+
+    let (_, b) = api.get("/users?query=CHAR").await;
+    assert_eq!(b["total"], 1);
+    assert_eq!(b["results"][0]["username"], "charlie");
+    assert_eq!(b["query"], "char");
+    let (_, b) = api.get("/users?query=echox").await;
+    assert_eq!(b["total"], 1, "unameview ignores dots");
+    let (_, b) = api.get("/users?tags=blue").await;
+    assert_eq!(b["total"], 3);
+    let (_, b) = api.get("/users?requiredTags=red,blue").await;
+    let names: Vec<&str> = b["results"]
+        .as_array()
+        .expect("r")
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(names, ["alpha", "echo.x"]);
+    let (s, b) = api.get("/users?limit=500").await;
+    assert_eq!(
+        (s, b["details"]["limit"].as_str()),
+        (400, Some("\"limit\" must be less than or equal to 250"))
+    );
+}

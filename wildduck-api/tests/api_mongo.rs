@@ -135,3 +135,20 @@ async fn mongo_messages() {
     let expected = raw.len() + simple("m2").len() + simple("m4").len();
     assert_eq!(b["storageUsed"], expected);
 }
+
+#[tokio::test]
+async fn mongo_users_listing() {
+    let api = start(Kind::Mongo).await;
+    let a = api.user("listone").await;
+    let b_id = api.user("listtwo").await;
+    let (s, b) = api.get("/users?query=list&limit=1").await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["total"], 2);
+    assert_eq!(b["results"][0]["id"], a);
+    let next = b["nextCursor"].as_str().expect("next").to_string();
+    let (_, b) = api
+        .get(&format!("/users?query=list&limit=1&next={next}"))
+        .await;
+    assert_eq!(b["results"][0]["id"], b_id);
+    assert_eq!(b["nextCursor"], false);
+}

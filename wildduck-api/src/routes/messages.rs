@@ -252,7 +252,7 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
         metas,
         &page,
         ascending,
-        |m| i64::from(m.uid.0),
+        |m| format!("{:010}", m.uid.0),
         |m| json!(m.uid.0),
     );
     let uids: Vec<u32> = cut

@@ -268,3 +268,72 @@ pub async fn quota_reset(State(state): State<ApiState>, p: Params) -> Result<Res
         "previousStorageUsed": before.max(0),
     })))
 }
+
+/// Splits WildDuck's comma separated tag list: lower-cased, trimmed, de-duplicated across both
+/// lists (a tag in `requiredTags` is not repeated in `tags`).
+fn tag_list(raw: Option<String>, seen: &mut Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in raw.unwrap_or_default().split(',') {
+        let t = t.trim().to_lowercase();
+        if !t.is_empty() && !seen.contains(&t) {
+            seen.push(t.clone());
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// `GET /users` (`query`, `tags`, `requiredTags`, `limit`, `next`, `previous`, `page`) → paged
+/// listing in id order.
+pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
+    use wildduck_core::service::api_users::UserFilter;
+    let mut v = Validator::new(&p);
+    let query = v.opt_str("query", 255).map(|q| q.to_lowercase());
+    let tags = v.opt_str("tags", 1024);
+    let required = v.opt_str("requiredTags", 1024);
+    v.opt_str("forward", 255);
+    v.opt_bool("metaData");
+    v.opt_bool("internalData");
+    let page = crate::pagination::PageRequest::read(&mut v);
+    v.finish(false)?;
+    let mut seen = Vec::new();
+    let all_tags = tag_list(required, &mut seen);
+    let any_tags = tag_list(tags, &mut seen);
+    let filter = UserFilter {
+        query: query.clone(),
+        any_tags,
+        all_tags,
+    };
+    let users = state
+        .services
+        .list_users(&filter)
+        .await
+        .map_err(|e| ApiError::from_core(e, USER_NF))?;
+    let mut body = crate::pagination::paginate(
+        users,
+        &page,
+        true,
+        |u| u.id.to_string(),
+        |u| {
+            json!({
+                "id": u.id.to_string(),
+                "username": u.username,
+                "name": u.name,
+                "address": u.address,
+                "tags": u.tags,
+                "targets": [],
+                "enabled2fa": [],
+                "autoreply": false,
+                "encryptMessages": false,
+                "encryptForwarded": false,
+                "quota": { "allowed": state.services.quota_limit(u), "used": u.storage_used.max(0) },
+                "hasPasswordSet": !u.password.is_empty(),
+                "activated": u.activated,
+                "disabled": u.disabled,
+                "suspended": u.suspended,
+            })
+        },
+    );
+    body.insert("query".into(), json!(query.unwrap_or_default()));
+    Ok(ok(Value::Object(body)))
+}

@@ -9,6 +9,7 @@ use crate::store::Backend;
 use crate::{Error, ErrorKind};
 
 pub mod addresses;
+pub mod api_users;
 pub mod login;
 pub mod mailboxes;
 pub mod messages;

@@ -36,6 +36,14 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
     async fn get_user(&self, id: UserId) -> Result<Option<User>>;
     /// A user by the username view (lower-cased, dotless: see [`crate::service::users::unameview`]).
     async fn find_user_by_unameview(&self, unameview: &str) -> Result<Option<User>>;
+    /// Every user, sorted by id (the API's user listing filters and pages in the caller). A
+    /// backend that cannot list answers with a `Backend` error (the default).
+    async fn list_users(&self) -> Result<Vec<User>> {
+        Err(crate::Error::new(
+            crate::ErrorKind::Backend,
+            "listing users is not supported by this backend",
+        ))
+    }
     /// Applies `update`; a new password also increments `auth_version`. `false` when absent.
     async fn update_user(&self, id: UserId, update: &UserUpdate) -> Result<bool>;
     /// Replaces the password hash without a new `auth_version` (re-hash of a legacy scheme).

@@ -143,6 +143,19 @@ impl UserStore for MongoUsers {
         Ok(d.as_ref().and_then(user_from))
     }
 
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let docs: Vec<Document> = self
+            .coll
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs.iter().filter_map(user_from).collect())
+    }
+
     async fn update_user(&self, id: UserId, u: &UserUpdate) -> Result<bool> {
         let mut set = Document::new();
         let mut inc = Document::new();

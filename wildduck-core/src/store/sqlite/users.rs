@@ -122,6 +122,17 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.read(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))
+                .map_err(sql)?;
+            let rows = stmt.query_map([], user_from).map_err(sql)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
+        })
+        .await
+    }
+
     async fn update_user(&self, id: UserId, update: &UserUpdate) -> Result<bool> {
         let u = update.clone();
         self.write(move |tx| {
