@@ -1,0 +1,259 @@
+//! POP3 sessions per second: 200 sessions of USER/PASS/STAT/UIDL/RETR×10/QUIT against our server
+//! on the embedded (SQLite) backend, or against any POP3 server (Dovecot, for comparison).
+//! Prints figures; not a test.
+//!
+//! Run ours:        `cargo run --release --example pop3_bench`
+//! Options:         `-- [--sessions N] [--concurrency C] [--addr HOST:PORT --user U --pass P]`
+//!                  `-- --write-maildir DIR` writes the same 20 messages as a Maildir and exits;
+//!                  `-- --serve SECS` only runs the seeded server (address printed).
+//! Against Dovecot: `scripts/pop3-bench-dovecot.sh` (a throwaway Dovecot in a temp dir).
+//!
+//! Both sides store the password as bcrypt cost 4 (`$2b$04$`/`{BLF-CRYPT}$2y$04$`), so each login
+//! pays the same hash check.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wildduck::core::model::Flags;
+use wildduck::core::service::messages::AppendRequest;
+use wildduck::core::service::users::NewUser;
+use wildduck::core::service::{ServiceConfig, Services};
+use wildduck::core::store::sqlite::SqliteStore;
+use wildduck::pop3::net::{Listener, ListenerConfig, Shutdown};
+use wildduck::pop3::{Pop3Config, Pop3Server};
+
+const MESSAGES: usize = 20;
+
+/// 20 messages of 1–8 KiB with dotted lines, deterministic.
+fn messages() -> Vec<Vec<u8>> {
+    (0..MESSAGES)
+        .map(|i| {
+            let mut m = format!(
+                "From: sender{i}@example.com\r\nTo: bench@example.com\r\nSubject: bench {i}\r\n\
+                 Message-ID: <bench{i}@example.com>\r\nDate: Mon, 1 Jan 2024 00:00:{:02} +0000\r\n\r\n",
+                i % 60
+            );
+            let lines = 16 + (i * 97) % 100;
+            for l in 0..lines {
+                if l % 10 == 0 {
+                    m.push_str(".a line starting with a dot\r\n");
+                }
+                m.push_str(&format!("line {l} of message {i}: lorem ipsum dolor sit amet\r\n"));
+            }
+            m.into_bytes()
+        })
+        .collect()
+}
+
+struct Args {
+    sessions: usize,
+    concurrency: usize,
+    addr: Option<SocketAddr>,
+    user: String,
+    pass: String,
+    write_maildir: Option<String>,
+    serve_secs: Option<u64>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        sessions: 200,
+        concurrency: 4,
+        addr: None,
+        user: "bench".into(),
+        pass: "benchpass".into(),
+        write_maildir: None,
+        serve_secs: None,
+    };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < v.len() {
+        let val = v.get(i + 1).cloned().unwrap_or_default();
+        match v[i].as_str() {
+            "--sessions" => a.sessions = val.parse().unwrap_or(a.sessions),
+            "--concurrency" => a.concurrency = val.parse().unwrap_or(a.concurrency).max(1),
+            "--addr" => a.addr = val.parse().ok(),
+            "--user" => a.user = val,
+            "--pass" => a.pass = val,
+            "--write-maildir" => a.write_maildir = Some(val),
+            "--serve" => a.serve_secs = val.parse().ok(),
+            other => {
+                eprintln!("unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+/// One client session; returns the bytes of the ten RETR answers.
+async fn session(addr: SocketAddr, user: &str, pass: &str) -> std::io::Result<usize> {
+    let mut s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    read_until(&mut s, &mut buf, b"\r\n").await?;
+    let mut retr_bytes = 0;
+    let cmd = async |s: &mut TcpStream, buf: &mut Vec<u8>, c: &str, multi: bool| {
+        s.write_all(c.as_bytes()).await?;
+        s.write_all(b"\r\n").await?;
+        buf.clear();
+        read_until(s, buf, b"\r\n").await?;
+        if !buf.starts_with(b"+OK") {
+            return Err(std::io::Error::other(format!(
+                "{c}: {}",
+                String::from_utf8_lossy(buf)
+            )));
+        }
+        if multi {
+            read_until(s, buf, b"\r\n.\r\n").await?;
+        }
+        Ok::<usize, std::io::Error>(buf.len())
+    };
+    cmd(&mut s, &mut buf, &format!("USER {user}"), false).await?;
+    cmd(&mut s, &mut buf, &format!("PASS {pass}"), false).await?;
+    cmd(&mut s, &mut buf, "STAT", false).await?;
+    cmd(&mut s, &mut buf, "UIDL", true).await?;
+    for n in 1..=10 {
+        retr_bytes += cmd(&mut s, &mut buf, &format!("RETR {n}"), true).await?;
+    }
+    cmd(&mut s, &mut buf, "QUIT", false).await?;
+    Ok(retr_bytes)
+}
+
+/// Reads into `buf` until it ends with `end`.
+async fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, end: &[u8]) -> std::io::Result<()> {
+    let mut chunk = [0u8; 16 * 1024];
+    while !buf.ends_with(end) {
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::other("connection closed"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(())
+}
+
+async fn run_clients(addr: SocketAddr, a: &Args) -> (Duration, usize) {
+    // One warm-up session (connection set-up, caches).
+    session(addr, &a.user, &a.pass)
+        .await
+        .expect("warm-up session");
+    let started = Instant::now();
+    let per = a.sessions.div_ceil(a.concurrency);
+    let mut tasks = Vec::new();
+    for w in 0..a.concurrency {
+        let (user, pass) = (a.user.clone(), a.pass.clone());
+        let n = per.min(a.sessions.saturating_sub(w * per));
+        tasks.push(tokio::spawn(async move {
+            let mut bytes = 0;
+            for _ in 0..n {
+                bytes += session(addr, &user, &pass).await.expect("session");
+            }
+            bytes
+        }));
+    }
+    let mut bytes = 0;
+    for t in tasks {
+        bytes += t.await.expect("worker");
+    }
+    (started.elapsed(), bytes)
+}
+
+fn report(label: &str, a: &Args, elapsed: Duration, bytes: usize) {
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "{label}: {} sessions (USER/PASS/STAT/UIDL/RETR x10/QUIT), concurrency {}, {:.2} s → {:.0} sessions/s, {:.1} MB/s of RETR",
+        a.sessions,
+        a.concurrency,
+        secs,
+        a.sessions as f64 / secs,
+        bytes as f64 / secs / 1e6
+    );
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let a = args();
+    if let Some(dir) = &a.write_maildir {
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(format!("{dir}/{sub}")).expect("maildir");
+        }
+        for (i, m) in messages().iter().enumerate() {
+            // Maildir holds LF line endings; the POP3 server sends CRLF (same bytes on the wire).
+            let lf: Vec<u8> = String::from_utf8_lossy(m)
+                .replace("\r\n", "\n")
+                .into_bytes();
+            std::fs::write(
+                format!("{dir}/cur/{}.M{i}P1.bench:2,", 1_700_000_000 + i),
+                lf,
+            )
+            .expect("write");
+        }
+        return;
+    }
+    if let Some(addr) = a.addr {
+        let (elapsed, bytes) = run_clients(addr, &a).await;
+        report(&format!("external server {addr}"), &a, elapsed, bytes);
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("pop3-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let store = SqliteStore::open(dir.join("mail.db")).await.expect("open");
+    let services = Services::new(
+        store.backend(),
+        None,
+        ServiceConfig {
+            bcrypt_cost: 4,
+            ..Default::default()
+        },
+    );
+    let user = services
+        .create_user(NewUser {
+            username: a.user.clone(),
+            password: Some(a.pass.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("user");
+    let inbox = services
+        .find_mailbox(user.id, "INBOX")
+        .await
+        .expect("inbox");
+    for raw in messages() {
+        services
+            .append(
+                user.id,
+                inbox.id,
+                AppendRequest {
+                    raw: &raw,
+                    flags: Flags::new(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("append");
+    }
+    let listener = Listener::bind(ListenerConfig::plain("127.0.0.1:0".parse().expect("addr")))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = Shutdown::new();
+    let server = tokio::spawn(
+        Pop3Server::new(services.clone(), Pop3Config::default()).serve(listener, shutdown.signal()),
+    );
+    if let Some(secs) = a.serve_secs {
+        // Serve only, for driving the server with another client.
+        println!("serving on {addr} for {secs} s");
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+    } else {
+        let (elapsed, bytes) = run_clients(addr, &a).await;
+        report("wildduck-pop3 (SQLite)", &a, elapsed, bytes);
+    }
+    shutdown.trigger();
+    let _ = server.await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
