@@ -222,6 +222,12 @@ impl Io {
                 return Input::Closed;
             }
             let watch_shutdown = self.framer.is_idle();
+            if watch_shutdown {
+                // Between commands nothing needs to stay allocated: an idle session keeps no
+                // buffers (they come back on the next command).
+                self.framer.shrink();
+                self.out = Vec::new();
+            }
             let Some(stream) = self.stream.as_mut() else {
                 return Input::Closed;
             };

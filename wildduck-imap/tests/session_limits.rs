@@ -1,0 +1,114 @@
+//! Session limits and server pushes: the socket timeout, the SELECT flood guard, LITERAL+
+//! literals above the message limit (discarded without buffering, the session goes on), and
+//! the BYE a session gets when another session deletes its selected mailbox.
+
+mod session_common;
+
+use std::time::Duration;
+
+use session_common::*;
+use wildduck_imap::ImapConfig;
+use wildduck_imap::net::TlsMode;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_timeout_says_bye() {
+    let env = env(Kind::Sqlite).await;
+    let cfg = ImapConfig {
+        socket_timeout: Duration::from_millis(300),
+        ..config()
+    };
+    let server = start(&env.services, cfg, TlsMode::Plain).await;
+    let mut c = connect_greeted(server.addr).await;
+    assert_eq!(c.line().await, "* BYE Idle timeout, closing connection\r\n");
+    assert_eq!(c.rest().await, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_selects() {
+    let env = env(Kind::Sqlite).await;
+    seed(&env.services, "sel").await;
+    let cfg = ImapConfig {
+        max_selects: 3,
+        ..config()
+    };
+    let server = start(&env.services, cfg, TlsMode::Plain).await;
+    let mut c = connect_greeted(server.addr).await;
+    c.login("sel").await;
+    for i in 0..3 {
+        let r = c.cmd(&format!("s{i}"), "EXAMINE INBOX").await;
+        assert!(tagged(&r).contains("OK [READ-ONLY]"), "{r:?}");
+    }
+    c.send(b"s3 SELECT INBOX\r\n").await;
+    assert_eq!(
+        c.line().await,
+        "* BYE Too many SELECT commands issued, please reconnect\r\n"
+    );
+    let rest = c.rest().await;
+    assert!(!rest.contains("EXISTS"), "{rest}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_literal_plus_append_is_discarded() {
+    let env = env(Kind::Sqlite).await;
+    seed(&env.services, "big").await;
+    let cfg = ImapConfig {
+        max_message: 10_000,
+        ..config()
+    };
+    let server = start(&env.services, cfg, TlsMode::Plain).await;
+    let mut c = connect_greeted(server.addr).await;
+    c.login("big").await;
+    let r = c.cmd("a0", "CAPABILITY").await;
+    assert!(r[0].contains(" APPENDLIMIT=10000 "), "{r:?}");
+    // The client sends the data anyway (LITERAL+); none of it may be taken as commands.
+    let data = "a9 LOGOUT\r\n".repeat(2000);
+    c.send(format!("a1 APPEND INBOX {{{}+}}\r\n", data.len()).as_bytes())
+        .await;
+    c.send(data.as_bytes()).await;
+    c.send(b"\r\n").await;
+    assert_eq!(
+        c.line().await,
+        "a1 NO [TOOBIG] Message size exceeds allowed limit: attempted 22000 bytes, but maximum allowed is 10000 bytes.\r\n"
+    );
+    let r = c.cmd("a2", "STATUS INBOX (MESSAGES)").await;
+    assert_eq!(
+        r,
+        [
+            "* STATUS \"INBOX\" (MESSAGES 0)\r\n",
+            "a2 OK STATUS completed\r\n"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_selected_mailbox_drops_its_sessions() {
+    for kind in BOTH {
+        let env = env(kind).await;
+        let name = if kind == Kind::Sqlite {
+            "drop1"
+        } else {
+            "drop2"
+        };
+        seed(&env.services, name).await;
+        let server = start(&env.services, config(), TlsMode::Plain).await;
+        let mut a = connect_greeted(server.addr).await;
+        a.login(name).await;
+        let r = a.cmd("c1", "CREATE Doomed").await;
+        assert_eq!(tagged(&r), "c1 OK CREATE completed\r\n");
+        let r = a.cmd("c2", "SELECT Doomed").await;
+        assert!(tagged(&r).contains("OK [READ-WRITE]"), "{r:?}");
+        let mut b = connect_greeted(server.addr).await;
+        b.login(name).await;
+        let r = b.cmd("d1", "DELETE Doomed").await;
+        assert_eq!(r, ["d1 OK DELETE completed\r\n"]);
+        assert_eq!(
+            a.line().await,
+            "* BYE Selected mailbox was deleted, have to disconnect\r\n",
+            "{kind:?}"
+        );
+        assert_eq!(a.rest().await, "");
+        // The deleting session itself stays.
+        let r = b.cmd("d2", "NOOP").await;
+        assert_eq!(r, ["d2 OK Nothing done\r\n"]);
+    }
+}
