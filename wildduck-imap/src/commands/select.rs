@@ -54,6 +54,7 @@ pub async fn handle(ctx: &mut Context<'_>, name: &str, read_only: bool, condstor
         mailbox: mb,
         view,
         read_only,
+        deferred_expunges: Vec::new(),
     }));
     let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
     let suffix = if ctx.session.condstore {

@@ -86,6 +86,9 @@ pub struct Selected {
     pub view: MailboxView,
     /// EXAMINE, or SELECT of a mailbox the session may not change.
     pub read_only: bool,
+    /// UIDs expunged elsewhere while the client could not be told (during FETCH, STORE or
+    /// SEARCH); still in `view` until [`updates::flush_pending`] may announce them.
+    pub deferred_expunges: Vec<wildduck_core::model::Uid>,
 }
 
 /// The state of one connection.

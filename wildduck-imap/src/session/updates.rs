@@ -9,9 +9,9 @@
 //!
 //! RFC 3501 §7.4.1 forbids EXPUNGE while answering FETCH, STORE or SEARCH (sequence numbers
 //! would shift under the client) and when no command is in progress. For those commands
-//! [`Allow::NoExpunge`] applies journal entries only up to the first expunge the client would
-//! see; the rest stay in the journal (the view's MODSEQ is not advanced past them, and the
-//! session stays marked as changed) and are read again by the next command that may show them.
+//! [`Allow::NoExpunge`] applies EXISTS and FETCH entries and keeps the UIDs of expunged messages
+//! in the session ([`crate::session::Selected::deferred_expunges`], the messages stay in the
+//! view); the next command that may show expunges announces them first.
 
 use wildduck_core::model::{JournalCommand, JournalEntry, ModSeq};
 use wildduck_core::service::view::{MailboxView, ViewChange};
@@ -39,46 +39,6 @@ pub fn allow_for(body: &CommandBody) -> Allow {
         CommandBody::Search { uid: false, .. } => Allow::NoExpunge,
         _ => Allow::All,
     }
-}
-
-/// The journal entries that may be applied now: all of them, or for [`Allow::NoExpunge`] only
-/// those with a MODSEQ below the first EXPUNGE of a message the client still sees (entries sharing
-/// that MODSEQ wait too, so none is skipped when they are read again).
-pub fn allowed_entries(
-    view: &MailboxView,
-    mut entries: Vec<JournalEntry>,
-    session: Option<&str>,
-    allow: Allow,
-) -> Vec<JournalEntry> {
-    if allow == Allow::All {
-        return entries;
-    }
-    let cut = entries
-        .iter()
-        .filter(|e| {
-            e.mailbox == view.mailbox
-                && e.modseq > view.modseq
-                && e.command == Some(JournalCommand::Expunge)
-                && !(session.is_some() && e.ignore.as_deref() == session)
-                && e.uid.is_some_and(|u| view.seq(u).is_some())
-        })
-        .map(|e| e.modseq)
-        .min();
-    if let Some(cut) = cut {
-        entries.retain(|e| e.modseq < cut);
-    }
-    entries
-}
-
-/// Applies `entries` as `allow` permits and returns the changes to announce.
-pub fn apply_entries(
-    view: &mut MailboxView,
-    entries: Vec<JournalEntry>,
-    session: Option<&str>,
-    allow: Allow,
-) -> Vec<ViewChange> {
-    let entries = allowed_entries(view, entries, session, allow);
-    view.apply(&entries, session)
 }
 
 /// Writes the untagged responses for `changes`. FETCH updates carry `UID` and, when CONDSTORE is
@@ -172,6 +132,74 @@ pub async fn on_notified(ctx: &mut Context<'_>) -> bool {
     handle_payloads(ctx)
 }
 
+/// Applies journal `entries` to the selected mailbox as `allow` permits and returns the changes
+/// to announce, in order.
+///
+/// With [`Allow::NoExpunge`] an expunge of a message the client sees is not applied: its UID goes
+/// to `deferred` (the message stays in the view, so sequence numbers do not move) while
+/// everything else (EXISTS, FETCH) is applied. With [`Allow::All`] deferred expunges are
+/// announced first (each with the sequence number at that moment), then the entries.
+pub fn apply_with_deferral(
+    view: &mut MailboxView,
+    deferred: &mut Vec<wildduck_core::model::Uid>,
+    entries: Vec<JournalEntry>,
+    session: Option<&str>,
+    allow: Allow,
+) -> Vec<ViewChange> {
+    let mut out = Vec::new();
+    let highest = entries
+        .iter()
+        .filter(|e| e.mailbox == view.mailbox)
+        .map(|e| e.modseq)
+        .max();
+    let entries = match allow {
+        Allow::All => {
+            deferred.sort_unstable();
+            for uid in deferred.drain(..) {
+                if let Some(seq) = view.remove(uid) {
+                    out.push(ViewChange::Expunge(seq));
+                }
+            }
+            entries
+        }
+        Allow::NoExpunge => entries
+            .into_iter()
+            .filter(|e| {
+                let hold = e.mailbox == view.mailbox
+                    && e.modseq > view.modseq
+                    && e.command == Some(JournalCommand::Expunge)
+                    && !(session.is_some() && e.ignore.as_deref() == session);
+                // Deferred even when the view does not have it yet: an EXISTS for it may be in
+                // this batch.
+                if hold
+                    && let Some(uid) = e.uid
+                    && !deferred.contains(&uid)
+                {
+                    deferred.push(uid);
+                }
+                !hold
+            })
+            .collect(),
+    };
+    let announced_expunges = !out.is_empty();
+    let changes = view.apply(&entries, session);
+    if let Some(h) = highest {
+        // Held-back expunges are remembered in `deferred`; never read them again.
+        view.modseq = view.modseq.max(h);
+    }
+    let ends_with_exists = changes.iter().any(|c| matches!(c, ViewChange::Exists(_)));
+    out.extend(changes);
+    if announced_expunges && !ends_with_exists {
+        // As WildDuck: an EXPUNGE is followed by the new count.
+        let pos = out
+            .iter()
+            .rposition(|c| matches!(c, ViewChange::Expunge(_)))
+            .map_or(0, |p| p + 1);
+        out.insert(pos, ViewChange::Exists(view.len()));
+    }
+    out
+}
+
 /// Writes the pending updates of the selected mailbox that `allow` permits (reading the journal
 /// only when the notifier said something changed). Returns `true` when a pushed `LOGOUT`/`DROP`
 /// means the connection must close (the `* BYE` is queued).
@@ -186,15 +214,16 @@ pub async fn flush_pending(ctx: &mut Context<'_>, allow: Allow) -> bool {
         return false;
     };
     let handle = user.handle.clone();
-    if ctx.session.selected.is_none() || !handle.take_changed() {
-        return false;
-    }
     let condstore = ctx.session.condstore;
     let session_id = ctx.session.id.clone();
     let shared = ctx.shared;
     let Some(sel) = ctx.session.selected.as_deref_mut() else {
         return false;
     };
+    let has_deferred = allow == Allow::All && !sel.deferred_expunges.is_empty();
+    if !handle.take_changed() && !has_deferred {
+        return false;
+    }
     let mut out = Vec::new();
     match shared
         .services
@@ -204,13 +233,13 @@ pub async fn flush_pending(ctx: &mut Context<'_>, allow: Allow) -> bool {
         .await
     {
         Ok(entries) => {
-            let before = entries.len();
-            let entries = allowed_entries(&sel.view, entries, Some(&session_id), allow);
-            if entries.len() != before {
-                // Some entries wait for a command that may show them.
-                handle.mark_changed();
-            }
-            let changes = sel.view.apply(&entries, Some(&session_id));
+            let changes = apply_with_deferral(
+                &mut sel.view,
+                &mut sel.deferred_expunges,
+                entries,
+                Some(&session_id),
+                allow,
+            );
             write_changes(&mut out, &changes, condstore);
         }
         Err(e) => {
@@ -247,23 +276,46 @@ mod tests {
             entry(mb, JournalCommand::Expunge, 1, 7),
             entry(mb, JournalCommand::Exists, 4, 8),
         ];
-        let changes = apply_entries(&mut v, entries.clone(), None, Allow::NoExpunge);
+        let mut deferred = Vec::new();
+        let changes = apply_with_deferral(&mut v, &mut deferred, entries, None, Allow::NoExpunge);
         assert_eq!(
             changes,
-            vec![ViewChange::Fetch {
-                seq: 3,
-                uid: Uid(3),
-                flags: vec!["\\Seen".into()],
-                modseq: ModSeq(6)
-            }]
+            vec![
+                ViewChange::Exists(4),
+                ViewChange::Fetch {
+                    seq: 3,
+                    uid: Uid(3),
+                    flags: vec!["\\Seen".into()],
+                    modseq: ModSeq(6)
+                }
+            ]
         );
-        assert_eq!(v.modseq, ModSeq(6));
-        assert_eq!(v.len(), 3);
-        let changes = apply_entries(&mut v, entries, None, Allow::All);
+        assert_eq!(v.modseq, ModSeq(8));
+        assert_eq!(v.len(), 4);
+        let changes = apply_with_deferral(&mut v, &mut deferred, Vec::new(), None, Allow::All);
         assert_eq!(changes, vec![ViewChange::Expunge(1), ViewChange::Exists(3)]);
         let mut out = Vec::new();
         write_changes(&mut out, &changes, false);
         assert_eq!(out, b"* 1 EXPUNGE\r\n* 3 EXISTS\r\n");
+    }
+
+    #[test]
+    fn deferred_expunges_let_exists_through() {
+        let mb = MailboxId::new();
+        let mut v = MailboxView::new(mb, vec![Uid(1), Uid(2), Uid(3)], ModSeq(5));
+        let mut deferred = Vec::new();
+        let entries = vec![
+            entry(mb, JournalCommand::Expunge, 1, 7),
+            entry(mb, JournalCommand::Exists, 4, 8),
+        ];
+        let c = apply_with_deferral(&mut v, &mut deferred, entries, None, Allow::NoExpunge);
+        assert_eq!(c, vec![ViewChange::Exists(4)]);
+        assert_eq!(deferred, vec![Uid(1)]);
+        assert_eq!(v.modseq, ModSeq(8));
+        let c = apply_with_deferral(&mut v, &mut deferred, Vec::new(), None, Allow::All);
+        assert_eq!(c, vec![ViewChange::Expunge(1), ViewChange::Exists(3)]);
+        assert!(deferred.is_empty());
+        assert_eq!(v.uids(), &[Uid(2), Uid(3), Uid(4)]);
     }
 
     #[test]
@@ -277,8 +329,13 @@ mod tests {
             entry(mb, JournalCommand::Expunge, 9, 7),
             entry(mb, JournalCommand::Exists, 4, 8),
         ];
-        let changes = apply_entries(&mut v, entries, Some("me"), Allow::NoExpunge);
+        let mut deferred = Vec::new();
+        let changes =
+            apply_with_deferral(&mut v, &mut deferred, entries, Some("me"), Allow::NoExpunge);
         assert_eq!(changes, vec![ViewChange::Exists(3)]);
+        // The unknown UID is remembered but announces nothing later.
+        let changes = apply_with_deferral(&mut v, &mut deferred, Vec::new(), None, Allow::All);
+        assert!(changes.is_empty(), "{changes:?}");
         let mut out = Vec::new();
         write_fetch_update(&mut out, 2, 7, &["\\Seen".into()], Some(ModSeq(9)));
         assert_eq!(out, b"* 2 FETCH (FLAGS (\\Seen) UID 7 MODSEQ (9))\r\n");
