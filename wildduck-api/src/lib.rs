@@ -63,6 +63,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/health", get(health::get))
         .route("/authenticate", post(authenticate::post))
         .route("/users", get(users::list).post(users::create))
+        .route("/users/resolve/{username}", get(users::resolve))
         .route(
             "/users/{user}",
             get(users::get).put(users::update).delete(users::delete),
@@ -91,7 +92,9 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(
             "/users/{user}/mailboxes/{mailbox}/messages",
-            get(messages::list).post(messages::upload),
+            get(messages::list)
+                .post(messages::upload)
+                .put(messages::update),
         )
         .route(
             "/users/{user}/mailboxes/{mailbox}/messages/{message}",

@@ -22,6 +22,20 @@ type Route = (
 pub const ROUTES: &[Route] = &[
     (
         HttpMethod::Get,
+        "/users/resolve/{username}",
+        "Users",
+        "resolveUser",
+        "Resolve a username or address to a user id",
+    ),
+    (
+        HttpMethod::Put,
+        "/users/{user}/mailboxes/{mailbox}/messages",
+        "Messages",
+        "updateMessages",
+        "Change flags or move messages by UID selector",
+    ),
+    (
+        HttpMethod::Get,
         "/health",
         "Health",
         "getHealth",

@@ -865,3 +865,62 @@ async fn users_listing_with_query_tags_and_pages() {
         (400, Some("\"limit\" must be less than or equal to 250"))
     );
 }
+
+#[tokio::test]
+async fn update_by_uid_selector_and_resolve_user() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("rangeuser").await;
+    let (s, b) = api.get("/users/resolve/rangeuser").await;
+    assert_eq!((s, b["id"].as_str()), (200, Some(user.as_str())));
+    let (s, b) = api.get("/users/resolve/rangeuser@example.com").await;
+    assert_eq!((s, b["id"].as_str()), (200, Some(user.as_str())));
+    let (s, b) = api.get("/users/resolve/nobody").await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("UserNotFound")));
+
+    let inbox = api.mailbox(&user, "INBOX").await;
+    let junk = api.mailbox(&user, "Junk").await;
+    for i in 1..=6 {
+        api.upload(&user, &inbox, &simple(&format!("r{i}")), "?unseen=true")
+            .await;
+    }
+    let list = format!("/users/{user}/mailboxes/{inbox}/messages");
+    let (s, b) = api
+        .put(&list, json!({"message": "2:4", "seen": true}))
+        .await;
+    assert_eq!((s, b["updated"].as_u64()), (200, Some(3)), "{b}");
+    let (s, b) = api
+        .put(&format!("{list}/1,6"), json!({"flagged": true}))
+        .await;
+    assert_eq!((s, b["updated"].as_u64()), (200, Some(2)), "{b}");
+    let (_, b) = api.get(&format!("{list}?unseen=true&order=asc")).await;
+    let ids: Vec<u64> = b["results"]
+        .as_array()
+        .expect("r")
+        .iter()
+        .filter_map(|m| m["id"].as_u64())
+        .collect();
+    assert_eq!(ids, [1, 5, 6]);
+    let (_, b) = api.get(&format!("{list}/6")).await;
+    assert_eq!(b["flagged"], true);
+    let (s, b) = api
+        .put(&format!("{list}/5:*"), json!({"moveTo": junk}))
+        .await;
+    assert_eq!((s, &b["id"]), (200, &json!([[5, 1], [6, 2]])), "{b}");
+    for bad in ["0", "1:x", "a,b", "1,,2", "-1"] {
+        let (s, b) = api.put(&list, json!({"message": bad, "seen": true})).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (400, Some("InputValidationError")),
+            "{bad}"
+        );
+    }
+    let (s, b) = api.put(&list, json!({"seen": true})).await;
+    assert_eq!(
+        (s, b["details"]["message"].as_str()),
+        (400, Some("\"message\" is required"))
+    );
+    let (s, b) = api
+        .put(&list, json!({"message": "100:200", "seen": true}))
+        .await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("MessageNotFound")));
+}

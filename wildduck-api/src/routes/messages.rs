@@ -414,10 +414,45 @@ pub async fn attachment(State(state): State<ApiState>, p: Params) -> ApiResult {
     Ok(([(header::CONTENT_TYPE, ctype)], decoded).into_response())
 }
 
-/// `PUT …/messages/:message`: `seen`, `flagged`, `deleted`, `draft` and `moveTo`.
+/// Parses WildDuck's message selector: `5`, `1,2,3`, `3:15` or `3:*`.
+fn parse_uid_selector(s: &str) -> Option<UidSet> {
+    let num = |x: &str| {
+        (!x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| x.parse::<u32>().ok())
+            .flatten()
+            .filter(|n| *n > 0)
+    };
+    if let Some((a, b)) = s.split_once(':') {
+        let a = num(a)?;
+        let b = if b == "*" { u32::MAX } else { num(b)? };
+        return Some(UidSet::range(a.min(b), a.max(b)));
+    }
+    let mut set = UidSet::new();
+    for part in s.split(',') {
+        set.insert(num(part)?);
+    }
+    Some(set)
+}
+
+/// `PUT …/messages/:message` and `PUT …/messages` (`message` in the body): `seen`,
+/// `flagged`, `deleted`, `draft` and `moveTo` for one message or a UID selector (`1,2,3`,
+/// `3:15`, `3:*`).
 pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
-    let (user, mb, uid) = target(&mut v, true);
+    let (user, mb, _) = target(&mut v, false);
+    let set = match v.str("message", 1024) {
+        Some(sel) => match parse_uid_selector(&sel) {
+            Some(set) => set,
+            None => {
+                v.reject(
+                    "message",
+                    "\"message\" with value fails to match the required pattern: /^\\d+(,\\d+)*$|^\\d+:(\\d+|\\*)$/i",
+                );
+                UidSet::new()
+            }
+        },
+        None => UidSet::new(),
+    };
     let move_to = v.opt_object_id("moveTo");
     let seen = v.opt_bool("seen");
     let flagged = v.opt_bool("flagged");
@@ -431,7 +466,6 @@ pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
     v.finish(true)?;
     let mb = resolve(&state, user, mb).await?;
     let s = &state.services;
-    let set = UidSet::range(uid.0, uid.0);
     let exists = s
         .fetch_meta(
             user,

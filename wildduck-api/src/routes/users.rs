@@ -337,3 +337,17 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
     body.insert("query".into(), json!(query.unwrap_or_default()));
     Ok(ok(Value::Object(body)))
 }
+
+/// `GET /users/resolve/:username` (a username or one of the user's addresses) →
+/// `{"success": true, "id"}`.
+pub async fn resolve(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let username = v.str("username", 255);
+    v.finish(true)?;
+    let user = state
+        .services
+        .resolve_user(&username.unwrap_or_default())
+        .await
+        .map_err(|e| ApiError::from_core(e, USER_NF))?;
+    Ok(ok(json!({ "success": true, "id": user.id.to_string() })))
+}
