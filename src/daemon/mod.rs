@@ -168,6 +168,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
     let storage = storage::open(&config).await?;
     tracing::info!(storage = %storage.description, "storage ready");
     let shutdown = wildduck_net::Shutdown::new();
+    let mut terminate = Terminate::install();
     let bound = listeners::bind_all(&config, &tls).await?;
     let api = if config.api.enabled {
         Some(http::bind(&config).await?)
@@ -219,7 +220,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
     }
 
     let failed = tokio::select! {
-        _ = terminate() => None,
+        _ = terminate.wait() => None,
         Some(done) = tasks.join_next() => Some(done),
     };
     if let Some(done) = failed {
@@ -279,29 +280,46 @@ fn first_user_hint(
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn terminate() {
+/// SIGTERM/SIGINT, installed before the start-up summary is printed so a signal sent right after
+/// it is never lost to the default action (which would kill the process without draining).
+struct Terminate {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Terminate {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(t), Ok(i)) => Some((t, i)),
+                _ => {
+                    tracing::warn!("cannot install signal handlers; stop with Ctrl-C");
+                    None
                 }
-            }
-            _ => {
-                tracing::warn!("cannot install signal handlers; stop with Ctrl-C");
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            };
+            Self { signals }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Resolves on SIGTERM or SIGINT.
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        if let Some((term, int)) = &mut self.signals {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
