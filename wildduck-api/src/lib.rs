@@ -94,7 +94,8 @@ pub fn router(state: ApiState) -> Router {
             "/users/{user}/mailboxes/{mailbox}/messages",
             get(messages::list)
                 .post(messages::upload)
-                .put(messages::update),
+                .put(messages::update)
+                .delete(messages::clear),
         )
         .route(
             "/users/{user}/mailboxes/{mailbox}/messages/{message}",

@@ -21,6 +21,13 @@ type Route = (
 /// Every route [`crate::router`] mounts.
 pub const ROUTES: &[Route] = &[
     (
+        HttpMethod::Delete,
+        "/users/{user}/mailboxes/{mailbox}/messages",
+        "Messages",
+        "deleteMessagesInMailbox",
+        "Delete every message of a mailbox",
+    ),
+    (
         HttpMethod::Get,
         "/users/resolve/{username}",
         "Users",

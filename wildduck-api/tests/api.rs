@@ -924,3 +924,43 @@ async fn update_by_uid_selector_and_resolve_user() {
         .await;
     assert_eq!((s, b["code"].as_str()), (404, Some("MessageNotFound")));
 }
+
+#[tokio::test]
+async fn clear_mailbox() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("clearuser").await;
+    let inbox = api.mailbox(&user, "INBOX").await;
+    let sent = api.mailbox(&user, "Sent Mail").await;
+    for i in 1..=3 {
+        api.upload(&user, &inbox, &simple(&format!("c{i}")), "")
+            .await;
+    }
+    api.upload(&user, &sent, &simple("keep"), "").await;
+    let (s, b) = api
+        .delete(&format!("/users/{user}/mailboxes/{inbox}/messages"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (b["deleted"].as_u64(), b["errors"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let (_, b) = api
+        .get(&format!("/users/{user}/mailboxes/{inbox}/messages"))
+        .await;
+    assert_eq!(b["total"], 0);
+    let (_, b) = api.get(&format!("/users/{user}")).await;
+    assert_eq!(b["limits"]["quota"]["used"], simple("keep").len());
+    let (s, b) = api
+        .delete(&format!("/users/{user}/mailboxes/{inbox}/messages"))
+        .await;
+    assert_eq!((s, b["deleted"].as_u64()), (200, Some(0)));
+    let other = api.user("clearother").await;
+    let (s, _) = api
+        .delete(&format!("/users/{other}/mailboxes/{sent}/messages"))
+        .await;
+    assert_eq!(s, 404);
+    let (_, b) = api
+        .get(&format!("/users/{user}/mailboxes/{sent}/messages"))
+        .await;
+    assert_eq!(b["total"], 1);
+}

@@ -686,3 +686,43 @@ mod tests {
         assert!(super::parse_iso("nonsense").is_none());
     }
 }
+
+/// `DELETE …/messages` (clear a mailbox) → `{"success": true, "deleted", "errors"}`. Runs at
+/// once: the messages present now are flagged `\Deleted` and expunged under the mailbox lock, so
+/// IMAP sessions see EXPUNGE and a message appended meanwhile survives. `async` is refused
+/// (no task queue yet); `skipArchive` is accepted (nothing is archived anyway).
+pub async fn clear(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let (user, mb, _) = target(&mut v, false);
+    v.opt_bool("skipArchive");
+    if v.opt_bool("async") == Some(true) {
+        v.reject("async", "\"async\" is not supported yet");
+    }
+    v.finish(true)?;
+    let mb = resolve(&state, user, mb).await?;
+    let s = &state.services;
+    let metas = s
+        .fetch_meta(user, &mb, &MessageFilter::default())
+        .await
+        .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
+    if metas.is_empty() {
+        return Ok(ok(json!({ "success": true, "deleted": 0, "errors": 0 })));
+    }
+    let mut set = UidSet::new();
+    for m in &metas {
+        set.insert(m.uid.0);
+    }
+    let deleted: Flags = [Flag::Deleted].into_iter().collect();
+    s.store_flags(user, &mb, &set, &FlagOp::Add(deleted), None, None)
+        .await
+        .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
+    let gone = s
+        .expunge(user, &mb, Some(&set), None)
+        .await
+        .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
+    Ok(ok(json!({
+        "success": true,
+        "deleted": gone.uids.len(),
+        "errors": metas.len().saturating_sub(gone.uids.len()),
+    })))
+}
