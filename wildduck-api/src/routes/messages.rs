@@ -673,20 +673,6 @@ fn parse_iso(s: &str) -> Option<Timestamp> {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn iso_dates_round_trip() {
-        let t = super::parse_iso("2025-06-03T10:34:56.000Z");
-        assert_eq!(
-            t.map(super::iso_date).as_deref(),
-            Some("2025-06-03T10:34:56.000Z")
-        );
-        assert!(super::parse_iso("2025-13-03").is_none());
-        assert!(super::parse_iso("nonsense").is_none());
-    }
-}
-
 /// `DELETE …/messages` (clear a mailbox) → `{"success": true, "deleted", "errors"}`. Runs at
 /// once: the messages present now are flagged `\Deleted` and expunged under the mailbox lock, so
 /// IMAP sessions see EXPUNGE and a message appended meanwhile survives. `async` is refused
@@ -725,4 +711,18 @@ pub async fn clear(State(state): State<ApiState>, p: Params) -> ApiResult {
         "deleted": gone.uids.len(),
         "errors": metas.len().saturating_sub(gone.uids.len()),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso_dates_round_trip() {
+        let t = super::parse_iso("2025-06-03T10:34:56.000Z");
+        assert_eq!(
+            t.map(super::iso_date).as_deref(),
+            Some("2025-06-03T10:34:56.000Z")
+        );
+        assert!(super::parse_iso("2025-13-03").is_none());
+        assert!(super::parse_iso("nonsense").is_none());
+    }
 }
