@@ -11,3 +11,8 @@ pub use wildduck_pop3 as pop3;
 /// logs, metrics and signals.
 #[cfg(feature = "daemon")]
 pub mod daemon;
+
+/// The README's Rust examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
