@@ -179,6 +179,14 @@ async fn no_expunge_during_fetch_store_search() {
         "{}",
         r.text()
     );
+    let r = a.run("STORE 1 +FLAGS (\\Seen)").await;
+    assert!(
+        r.tagged
+            .ends_with(" NO Some of the messages no longer exist\r\n"),
+        "{}",
+        r.text()
+    );
+    assert!(!r.text().contains("EXPUNGE"), "{}", r.text());
     // NOOP may show it; afterwards numbers shift.
     let r = a.run("NOOP").await;
     assert_eq!(r.untagged(), vec!["1 EXPUNGE", "3 EXISTS"], "{}", r.text());

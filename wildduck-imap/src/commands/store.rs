@@ -3,7 +3,8 @@
 //! One flag change in the core for the whole set (one new MODSEQ). Untagged `FETCH` answers go
 //! out for the messages that changed: `FLAGS`, `UID` for UID STORE, `MODSEQ` when CONDSTORE is on,
 //! and even for `.SILENT` when CONDSTORE is on (as WildDuck and RFC 7162 §3.2 do). Messages
-//! refused by `UNCHANGEDSINCE` are reported as `OK [MODIFIED set]`.
+//! refused by `UNCHANGEDSINCE` are reported as `OK [MODIFIED set]`; a STORE naming a message
+//! expunged elsewhere but not announced yet answers `NO Some of the messages no longer exist`.
 
 use wildduck_core::model::{FlagOp, Flags, ModSeq, UidSet};
 
@@ -100,6 +101,11 @@ pub async fn handle(ctx: &mut Context<'_>, cmd: StoreCommand) -> Reply {
                 format!("Conditional {name} failed"),
             );
         }
+    }
+    // As WildDuck: a non-silent STORE that named a message expunged elsewhere (not announced
+    // yet) says so.
+    if !cmd.silent && sel.deferred_expunges.iter().any(|u| known.contains(u.0)) {
+        return Reply::no("Some of the messages no longer exist");
     }
     if cmd.unchanged_since.is_some() {
         Reply::ok(format!("Conditional {name} completed"))
