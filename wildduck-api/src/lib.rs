@@ -113,6 +113,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/openapi.json", get(openapi::serve))
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::check,

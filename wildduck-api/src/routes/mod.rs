@@ -25,6 +25,15 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("ResourceNotFound", "Requested resource was not found")
 }
 
+/// A known path with a method it does not take: 405 `MethodNotAllowed` (restify's code).
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!("{method} is not allowed"),
+    )
+}
+
 /// A timestamp as JavaScript's `Date.toJSON()` writes it (`2026-11-28T09:47:08.973Z`), as
 /// WildDuck's JSON dates look.
 pub(crate) fn iso_date(ts: wildduck_core::model::Timestamp) -> String {
