@@ -271,7 +271,9 @@ pub async fn run(shared: Arc<Shared>, conn: Connection) {
                         session: &mut session,
                         io: &mut io,
                     };
-                    let reply = dispatch::dispatch(&mut ctx, cmd, literal).await;
+                    // Boxed: the largest command future (FETCH, APPEND…) would otherwise be part
+                    // of every idle session's task.
+                    let reply = Box::pin(dispatch::dispatch(&mut ctx, cmd, literal)).await;
                     let then = reply.then;
                     (reply, then)
                 };
@@ -289,7 +291,8 @@ pub async fn run(shared: Arc<Shared>, conn: Connection) {
                         let Some(acceptor) = session.starttls.take() else {
                             break;
                         };
-                        if let Err(e) = io.start_tls(&acceptor.0, handshake_timeout).await {
+                        if let Err(e) = Box::pin(io.start_tls(&acceptor.0, handshake_timeout)).await
+                        {
                             tracing::debug!(session = %session.id, error = %e, "STARTTLS failed");
                             break;
                         }
@@ -352,7 +355,7 @@ pub async fn run(shared: Arc<Shared>, conn: Connection) {
                     session: &mut session,
                     io: &mut io,
                 };
-                if updates::on_notified(&mut ctx).await {
+                if Box::pin(updates::on_notified(&mut ctx)).await {
                     break;
                 }
             }
