@@ -435,9 +435,16 @@ mod tests {
             b.iter().map(Vec::len).collect::<Vec<_>>(),
             vec![100, 100, 50]
         );
-        let big = vec![(Uid(1), 20 << 20), (Uid(2), 20 << 20), (Uid(3), 1)];
+        // A message above the byte budget is a batch of its own.
+        let big = vec![
+            (Uid(1), 20 << 20),
+            (Uid(2), 1),
+            (Uid(3), 1),
+            (Uid(4), 20 << 20),
+        ];
         let b = batches(&big, ContentNeed::Full);
-        assert_eq!(b.len(), 2);
-        assert_eq!(b[1], vec![Uid(2), Uid(3)]);
+        assert_eq!(b, vec![vec![Uid(1)], vec![Uid(2), Uid(3)], vec![Uid(4)]]);
+        // Sizes do not matter when no body is loaded.
+        assert_eq!(batches(&big, ContentNeed::Structure).len(), 1);
     }
 }
