@@ -69,6 +69,7 @@ pub fn router(state: ApiState) -> Router {
             get(users::get).put(users::update).delete(users::delete),
         )
         .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route("/users/{user}/updates", get(routes::updates::get))
         .route(
             "/users/{user}/addresses",
             get(addresses::list).post(addresses::create),

@@ -21,6 +21,13 @@ type Route = (
 /// Every route [`crate::router`] mounts.
 pub const ROUTES: &[Route] = &[
     (
+        HttpMethod::Get,
+        "/users/{user}/updates",
+        "Users",
+        "getUpdates",
+        "Live journal of the user as Server-Sent Events",
+    ),
+    (
         HttpMethod::Delete,
         "/users/{user}/mailboxes/{mailbox}/messages",
         "Messages",

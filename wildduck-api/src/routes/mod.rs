@@ -13,6 +13,7 @@ pub mod authenticate;
 pub mod health;
 pub mod mailboxes;
 pub mod messages;
+pub mod updates;
 pub mod users;
 
 /// A 200 JSON answer.
