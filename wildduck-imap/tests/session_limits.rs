@@ -112,3 +112,67 @@ async fn deleting_a_selected_mailbox_drops_its_sessions() {
         assert_eq!(r, ["d2 OK Nothing done\r\n"]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_over_quota_and_bad_dates() {
+    let env = env(Kind::Sqlite).await;
+    let user = seed(&env.services, "quota").await;
+    env.services
+        .update_user(
+            user.id,
+            wildduck_core::model::UserUpdate {
+                quota: Some(60),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let server = start(&env.services, config(), TlsMode::Plain).await;
+    let mut c = connect_greeted(server.addr).await;
+    c.login("quota").await;
+    let msg = "Subject: q\r\n\r\n".to_string() + &"z".repeat(100) + "\r\n";
+    // The check is before the add (as WildDuck): the first message overshoots, the next is refused.
+    let r = c
+        .cmd("a1", &format!("APPEND INBOX {{{}+}}\r\n{msg}", msg.len()))
+        .await;
+    assert!(tagged(&r).contains("[APPENDUID "), "{r:?}");
+    let r = c
+        .cmd("a2", &format!("APPEND INBOX {{{}+}}\r\n{msg}", msg.len()))
+        .await;
+    assert_eq!(r, ["a2 NO [OVERQUOTA] APPEND completed\r\n"]);
+    let r = c.cmd("a3", "GETQUOTAROOT INBOX").await;
+    assert_eq!(r[1], "* QUOTA \"\" (STORAGE 1 1)\r\n");
+    // An internal date more than a day ahead.
+    let r = c
+        .cmd(
+            "a4",
+            &format!(
+                "APPEND INBOX \"01-Jan-2099 00:00:00 +0000\" {{{}+}}\r\n{msg}",
+                msg.len()
+            ),
+        )
+        .await;
+    assert_eq!(r, ["a4 BAD Invalid date-time argument for APPEND\r\n"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greeting_can_carry_capabilities() {
+    let env = env(Kind::Sqlite).await;
+    let cfg = ImapConfig {
+        greeting_capability: true,
+        name: "Test IMAP".into(),
+        ..config()
+    };
+    let server = start(&env.services, cfg, TlsMode::Plain).await;
+    let mut c = connect(server.addr).await;
+    let g = c.line().await;
+    assert!(
+        g.starts_with("* OK [CAPABILITY IMAP4rev1 APPENDLIMIT=26214400 AUTH=PLAIN "),
+        "{g}"
+    );
+    assert!(
+        g.contains("] Test IMAP ready for requests from 127.0.0.1 "),
+        "{g}"
+    );
+}

@@ -223,7 +223,7 @@ pub async fn run(shared: Arc<Shared>, conn: Connection) {
     {
         let mut greeting = String::from("* OK ");
         if config.greeting_capability {
-            greeting.push('[');
+            greeting.push_str("[CAPABILITY ");
             greeting.push_str(&context::capability_list(&session, &io, config));
             greeting.push_str("] ");
         }
