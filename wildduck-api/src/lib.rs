@@ -70,6 +70,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/users/{user}/quota/reset", post(users::quota_reset))
         .route("/users/{user}/updates", get(routes::updates::get))
+        .route("/users/{user}/search", get(routes::search::get))
         .route(
             "/users/{user}/addresses",
             get(addresses::list).post(addresses::create),

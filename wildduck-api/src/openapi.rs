@@ -22,6 +22,13 @@ type Route = (
 pub const ROUTES: &[Route] = &[
     (
         HttpMethod::Get,
+        "/users/{user}/search",
+        "Messages",
+        "searchMessages",
+        "Search messages across mailboxes (structured parameters)",
+    ),
+    (
+        HttpMethod::Get,
         "/users/{user}/updates",
         "Users",
         "getUpdates",

@@ -964,3 +964,83 @@ async fn clear_mailbox() {
         .await;
     assert_eq!(b["total"], 1);
 }
+
+#[tokio::test]
+async fn search_across_mailboxes() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("searcher").await;
+    let inbox = api.mailbox(&user, "INBOX").await;
+    let sent = api.mailbox(&user, "Sent Mail").await;
+    api.upload(&user, &inbox, &simple("Hello one"), "?unseen=true")
+        .await;
+    api.upload(&user, &inbox, &multipart(), "?flagged=true")
+        .await;
+    api.upload(&user, &sent, &simple("Hello two"), "").await;
+    let other = api.user("searchother").await;
+    let oinbox = api.mailbox(&other, "INBOX").await;
+    api.upload(&other, &oinbox, &simple("Hello other"), "")
+        .await;
+
+    let (s, b) = api
+        .get(&format!("/users/{user}/search?subject=Hello"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["total"], 2);
+    let subjects: Vec<&str> = b["results"]
+        .as_array()
+        .expect("r")
+        .iter()
+        .filter_map(|m| m["subject"].as_str())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["Hello two", "Hello one"],
+        "newest first, never another user's"
+    );
+    assert_eq!(b["results"][0]["mailbox"], sent);
+
+    let (_, b) = api
+        .get(&format!(
+            "/users/{user}/search?subject=Hello&mailbox={inbox}"
+        ))
+        .await;
+    assert_eq!(b["total"], 1);
+    let (_, b) = api.get(&format!("/users/{user}/search?from=jurgen")).await;
+    assert_eq!(
+        (b["total"].as_u64(), b["results"][0]["id"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let (_, b) = api
+        .get(&format!("/users/{user}/search?attachments=true"))
+        .await;
+    assert_eq!(b["total"], 1);
+    let (_, b) = api.get(&format!("/users/{user}/search?unseen=true")).await;
+    assert_eq!(b["results"][0]["subject"], "Hello one");
+    let (_, b) = api.get(&format!("/users/{user}/search?flagged=true")).await;
+    assert_eq!(b["total"], 1);
+    let (_, b) = api
+        .get(&format!("/users/{user}/search?to=second@example.com"))
+        .await;
+    assert_eq!(b["total"], 1);
+    let (_, b) = api.get(&format!("/users/{user}/search?minSize=1000")).await;
+    assert_eq!(b["total"], 1);
+    let (_, b) = api.get(&format!("/users/{user}/search?limit=2")).await;
+    assert_eq!(b["total"], 3);
+    let next = b["nextCursor"].as_str().expect("next").to_string();
+    let (_, b) = api
+        .get(&format!("/users/{user}/search?limit=2&next={next}"))
+        .await;
+    assert_eq!(b["results"].as_array().map(Vec::len), Some(1));
+    assert_eq!(b["results"][0]["subject"], "Hello one");
+
+    let (s, b) = api
+        .get(&format!("/users/{user}/search?mailbox={oinbox}"))
+        .await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("NoSuchMailbox")));
+    let (s, _) = api.get(&format!("/users/{user}/search?q=hello")).await;
+    assert_eq!(s, 400);
+    let (s, _) = api
+        .get(&format!("/users/{user}/search?datestart=yesterday"))
+        .await;
+    assert_eq!(s, 400);
+}

@@ -201,7 +201,7 @@ fn common_json(meta: &MessageMeta, m: &StoredMessage) -> Map<String, Value> {
     o
 }
 
-fn list_item(f: &FetchedMessage) -> Value {
+pub(crate) fn list_item(f: &FetchedMessage) -> Value {
     let m = &f.message;
     let mut o = common_json(&f.meta, m);
     o.insert("intro".into(), json!(m.data.intro));
@@ -648,7 +648,7 @@ pub async fn upload(State(state): State<ApiState>, p: Params) -> ApiResult {
 }
 
 /// Parses `YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z]` (UTC) as the API's date fields are sent.
-fn parse_iso(s: &str) -> Option<Timestamp> {
+pub(crate) fn parse_iso(s: &str) -> Option<Timestamp> {
     let s = s.trim().trim_end_matches('Z');
     let (d, t) = s.split_once('T').unwrap_or((s, "00:00:00"));
     let mut dp = d.split('-').map(|x| x.parse::<i64>().ok());

@@ -13,6 +13,7 @@ pub mod authenticate;
 pub mod health;
 pub mod mailboxes;
 pub mod messages;
+pub mod search;
 pub mod updates;
 pub mod users;
 
