@@ -130,6 +130,11 @@ pub struct Service {
     /// IMAP: largest APPEND in MB (`imap.maxMB`).
     #[serde(rename = "maxMB")]
     pub max_mb: u64,
+    /// IMAP: longest command line outside literals (`imap.maxLineLength`).
+    pub max_line_length: usize,
+    /// IMAP: daily upload limit in MB (`imap.maxUploadMB`).
+    #[serde(rename = "maxUploadMB")]
+    pub max_upload_mb: u64,
     /// IMAP: concurrent connections per user (`imap.maxConnections`).
     pub max_connections: u64,
     /// IMAP: offer COMPRESS=DEFLATE (`imap.enableCompression`).
@@ -160,6 +165,8 @@ impl Service {
             name: "WildDuck IMAP Server".into(),
             socket_timeout: 5 * 60 + 37,
             max_mb: 25,
+            max_line_length: 16 * 1024,
+            max_upload_mb: 10240,
             max_connections: 15,
             enable_compression: false,
             max_messages: 250,
@@ -264,10 +271,11 @@ impl Config {
         let config = Self::from_table(table)?;
         // Relative paths are relative to the config file, so the daemon can start from anywhere.
         let base = path.and_then(Path::parent).map(Path::to_path_buf);
-        let config = match base {
+        let mut config = match base {
             Some(b) if !b.as_os_str().is_empty() => config.rebase(&b),
             _ => config,
         };
+        config.data_dir = normalize(&config.data_dir);
         config.check()?;
         Ok(config)
     }
@@ -370,6 +378,33 @@ impl Config {
         } else {
             None
         }
+    }
+}
+
+/// `a/b/../c` → `a/c` (lexically, so the printed data directory reads well before it exists).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !matches!(
+                    out.components().next_back(),
+                    None | Some(Component::ParentDir)
+                ) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
     }
 }
 
@@ -535,6 +570,48 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains("tls.cert"), "{e}");
+    }
+
+    #[test]
+    fn the_example_config_loads_and_shows_the_defaults() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/wildduck.toml"
+        ));
+        let c = Config::load(Some(path), Vec::new()).expect("examples/wildduck.toml");
+        let d = Config::default();
+        assert_eq!(c.imap, d.imap);
+        assert_eq!(c.pop3.listeners.len(), 1);
+        assert_eq!(
+            Service {
+                listeners: Vec::new(),
+                ..c.pop3.clone()
+            },
+            d.pop3
+        );
+        assert_eq!(
+            (&c.api, &c.log, &c.dbs, &c.tls),
+            (&d.api, &d.log, &d.dbs, &d.tls)
+        );
+        assert_eq!(
+            (c.max_storage, c.bcrypt_cost, c.shutdown_timeout),
+            (d.max_storage, d.bcrypt_cost, d.shutdown_timeout)
+        );
+        assert!(
+            c.data_dir.ends_with("target/wildduck-data"),
+            "{:?}",
+            c.data_dir
+        );
+    }
+
+    #[test]
+    fn paths_are_normalised() {
+        assert_eq!(
+            normalize(Path::new("examples/../target/d")),
+            Path::new("target/d")
+        );
+        assert_eq!(normalize(Path::new("../x/./y")), Path::new("../x/y"));
+        assert_eq!(normalize(Path::new("/a/../../b")), Path::new("/b"));
     }
 
     #[test]

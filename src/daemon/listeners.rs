@@ -185,6 +185,8 @@ fn imap_config(svc: &Service) -> wildduck_imap::ImapConfig {
         enable_compression: svc.enable_compression,
         max_message: svc.max_mb.saturating_mul(1024 * 1024),
         max_connections: svc.max_connections,
+        max_line_length: svc.max_line_length.max(1024),
+        max_upload: svc.max_upload_mb.saturating_mul(1024 * 1024),
         socket_timeout: Duration::from_secs(svc.socket_timeout.max(1)),
         max_download: svc.max_download_mb.saturating_mul(1024 * 1024),
         ..d
