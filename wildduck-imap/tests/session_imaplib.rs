@@ -88,3 +88,60 @@ async fn python_imaplib_session() {
         .unwrap();
     assert_eq!(st.messages, 1);
 }
+
+const TLS_SCRIPT: &str = r#"
+import imaplib, ssl, sys
+port, cafile, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=cafile)
+if mode == "starttls":
+    M = imaplib.IMAP4("localhost", port)
+    print("before", "LOGINDISABLED" in M.capabilities, "STARTTLS" in M.capabilities)
+    print("starttls", M.starttls(ssl_context=ctx)[0])
+else:
+    M = imaplib.IMAP4_SSL("localhost", port, ssl_context=ctx)
+print("after", "LOGINDISABLED" in M.capabilities, "STARTTLS" in M.capabilities)
+print("login", M.login("tlsuser", sys.argv[4])[0])
+typ, data = M.list('""', "INBOX")
+print("list", typ, data[0].decode())
+print("logout", M.logout()[0])
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_imaplib_over_starttls_and_implicit_tls() {
+    let env = env(Kind::Sqlite).await;
+    seed(&env.services, "tlsuser").await;
+    let t = tls();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &t.cert_pem).unwrap();
+    for (mode, tls_mode) in [
+        ("starttls", TlsMode::StartTls(t.acceptor.clone())),
+        ("implicit", TlsMode::Implicit(t.acceptor.clone())),
+    ] {
+        let server = start(&env.services, config(), tls_mode).await;
+        let out = tokio::process::Command::new("python3")
+            .arg("-c")
+            .arg(TLS_SCRIPT)
+            .arg(server.addr.port().to_string())
+            .arg(&ca)
+            .arg(mode)
+            .arg(PASS)
+            .output()
+            .await
+            .expect("python3 runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{mode}:\n{stdout}\n{stderr}");
+        if mode == "starttls" {
+            assert!(stdout.contains("before True True"), "{stdout}");
+            assert!(stdout.contains("starttls OK"), "{stdout}");
+        }
+        assert!(stdout.contains("after False False"), "{stdout}");
+        assert!(stdout.contains("login OK"), "{stdout}");
+        assert!(
+            stdout.contains("list OK (\\HasNoChildren) \"/\" \"INBOX\""),
+            "{stdout}"
+        );
+        assert!(stdout.contains("logout BYE"), "{stdout}");
+    }
+}

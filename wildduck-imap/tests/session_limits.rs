@@ -176,3 +176,45 @@ async fn greeting_can_carry_capabilities() {
         "{g}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_never_takes_the_server_down() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncReadExt;
+    // A panic inside a session task would only end that task: count panics to catch them.
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, Ordering::SeqCst);
+        previous(info);
+    }));
+    let env = env(Kind::Sqlite).await;
+    seed(&env.services, "junk").await;
+    let server = start(&env.services, config(), TlsMode::Plain).await;
+    // Deterministic pseudo-random bytes, with IMAP-significant characters over-represented.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let alphabet = b"a1 {}()[]\"\\*%+:.<>-0123456789 LOGINSELECTAPPENDFETCHBODY\r\n\x00\xff\xc3";
+    for round in 0..8 {
+        let mut c = connect_greeted(server.addr).await;
+        if round % 2 == 1 {
+            c.login("junk").await;
+        }
+        let mut junk = Vec::new();
+        for _ in 0..4000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            junk.push(alphabet[(x % alphabet.len() as u64) as usize]);
+        }
+        junk.extend_from_slice(b"\r\n");
+        c.send(&junk).await;
+        // Drain whatever comes back for a moment; the server may close after 50 BADs.
+        let mut buf = [0u8; 65536];
+        let _ = tokio::time::timeout(Duration::from_millis(200), c.stream.read(&mut buf)).await;
+    }
+    let mut c = connect_greeted(server.addr).await;
+    c.login("junk").await;
+    let r = c.cmd("z", "NOOP").await;
+    assert_eq!(r, ["z OK Nothing done\r\n"]);
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a session panicked");
+}

@@ -126,6 +126,8 @@ pub async fn seed(services: &Services, username: &str) -> User {
 pub struct Tls {
     pub acceptor: wildduck_imap::net::TlsAcceptor,
     pub connector: tokio_rustls::TlsConnector,
+    /// The certificate (PEM), for clients in other processes.
+    pub cert_pem: String,
 }
 
 pub fn tls() -> Tls {
@@ -147,6 +149,7 @@ pub fn tls() -> Tls {
     Tls {
         acceptor: r.acceptor().unwrap(),
         connector: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
+        cert_pem: d.cert.pem(),
     }
 }
 
