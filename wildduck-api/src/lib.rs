@@ -61,7 +61,11 @@ pub fn router(state: ApiState) -> Router {
     use routes::{addresses, authenticate, health, mailboxes, messages, users};
     let api = Router::new()
         .route("/health", get(health::get))
-        .route("/authenticate", post(authenticate::post))
+        .route(
+            "/authenticate",
+            post(authenticate::post).delete(authenticate::delete),
+        )
+        .route("/preauth", post(authenticate::preauth))
         .route("/users", get(users::list).post(users::create))
         .route("/users/resolve/{username}", get(users::resolve))
         .route(

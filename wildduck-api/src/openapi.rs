@@ -21,6 +21,20 @@ type Route = (
 /// Every route [`crate::router`] mounts.
 pub const ROUTES: &[Route] = &[
     (
+        HttpMethod::Post,
+        "/preauth",
+        "Authentication",
+        "preauth",
+        "Check that a user may log in for a scope (no password)",
+    ),
+    (
+        HttpMethod::Delete,
+        "/authenticate",
+        "Authentication",
+        "invalidateAccessToken",
+        "Invalidate the request's user token",
+    ),
+    (
         HttpMethod::Get,
         "/users/{user}/search",
         "Messages",

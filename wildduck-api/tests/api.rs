@@ -1044,3 +1044,44 @@ async fn search_across_mailboxes() {
         .await;
     assert_eq!(s, 400);
 }
+
+#[tokio::test]
+async fn preauth_and_token_invalidation() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("preuser").await;
+    let (s, b) = api
+        .post(
+            "/preauth",
+            json!({"username": "preuser@example.com", "scope": "imap"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (b["id"].as_str(), b["scope"].as_str()),
+        (Some(user.as_str()), Some("imap"))
+    );
+    let (s, b) = api.post("/preauth", json!({"username": "nobody"})).await;
+    assert_eq!((s, b["code"].as_str()), (403, Some("AuthFailed")));
+    api.put(
+        &format!("/users/{user}"),
+        json!({"disabledScopes": ["imap"]}),
+    )
+    .await;
+    let (s, b) = api
+        .post("/preauth", json!({"username": "preuser", "scope": "imap"}))
+        .await;
+    assert_eq!((s, b["code"].as_str()), (403, Some("InvalidAuthScope")));
+    api.put(&format!("/users/{user}"), json!({"disabled": true}))
+        .await;
+    let (s, b) = api.post("/preauth", json!({"username": "preuser"})).await;
+    assert_eq!((s, b["code"].as_str()), (403, Some("AuthFailed")));
+    let (s, b) = api.post("/preauth", json!({})).await;
+    assert_eq!(
+        (s, b["details"]["username"].as_str()),
+        (400, Some("\"username\" is required"))
+    );
+    assert_eq!(
+        api.delete("/authenticate").await,
+        (200, json!({"success": true}))
+    );
+}

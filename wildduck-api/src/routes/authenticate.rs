@@ -93,3 +93,72 @@ pub async fn post(State(state): State<ApiState>, p: Params) -> ApiResult {
         "requirePasswordChange": false,
     })))
 }
+
+fn parse_scope(v: &mut Validator<'_>) -> Option<(Scope, String)> {
+    let s = v.opt_str("scope", 16).unwrap_or_else(|| "master".into());
+    let scope = match s.as_str() {
+        "master" => Scope::Master,
+        "imap" => Scope::Imap,
+        "pop3" => Scope::Pop3,
+        "smtp" => Scope::Smtp,
+        _ => {
+            v.reject(
+                "scope",
+                "\"scope\" must be one of [master, imap, pop3, smtp]",
+            );
+            return None;
+        }
+    };
+    Some((scope, s))
+}
+
+/// `POST /preauth` (`username`, `scope`): whether the account exists and may log in for the
+/// scope, without a password → `{"success": true, "id", "username", "address", "scope",
+/// "require2fa": false, "requirePasswordChange": false}`; otherwise 403 `AuthFailed` (never
+/// saying whether the user exists).
+pub async fn preauth(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let username = v.str("username", 1024);
+    let scope = parse_scope(&mut v);
+    v.finish(true)?;
+    let (Some(username), Some((scope, scope_s))) = (username, scope) else {
+        return Err(ApiError::invalid_field(
+            "username",
+            "\"username\" is required",
+        ));
+    };
+    let failed = || ApiError::new(StatusCode::FORBIDDEN, "AuthFailed", "Authentication failed");
+    let user = match state.services.resolve_user(&username).await {
+        Ok(u) => u,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Err(failed()),
+        Err(e) => return Err(ApiError::from_core(e, USER_NF)),
+    };
+    if user.disabled || user.suspended {
+        return Err(failed());
+    }
+    if user.disabled_scopes.iter().any(|s| s == scope.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "InvalidAuthScope",
+            SCOPE_DISABLED_MESSAGE,
+        ));
+    }
+    Ok(ok(json!({
+        "success": true,
+        "id": user.id.to_string(),
+        "username": user.username,
+        "address": user.address,
+        "scope": scope_s,
+        "require2fa": false,
+        "requirePasswordChange": false,
+    })))
+}
+
+/// `DELETE /authenticate`: invalidates the request's user token. This port issues no user tokens
+/// yet, so there is never one to delete → `{"success": true}` (WildDuck answers the same when the
+/// request carries no user token).
+pub async fn delete(p: Params) -> ApiResult {
+    let v = Validator::new(&p);
+    v.finish(true)?;
+    Ok(ok(json!({ "success": true })))
+}
