@@ -281,3 +281,45 @@ async fn user_add_cli_and_the_certificate_kept_across_restarts() {
     d.sigterm();
     assert!(d.wait(Duration::from_secs(10)));
 }
+
+#[tokio::test]
+async fn configured_certificates_and_sni_replace_the_generated_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write_pair = |name: &str| -> (PathBuf, PathBuf) {
+        let pair = rcgen::generate_simple_self_signed(vec![name.to_string()]).expect("cert");
+        let cert = dir.path().join(format!("{name}.pem"));
+        let key = dir.path().join(format!("{name}.key"));
+        std::fs::write(&cert, pair.cert.pem()).expect("write cert");
+        std::fs::write(&key, pair.signing_key.serialize_pem()).expect("write key");
+        (cert, key)
+    };
+    let (dc, dk) = write_pair("localhost");
+    let (sc, sk) = write_pair("mail.example.test");
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[tls]\ncert = \"{}\"\nkey = \"{}\"\n[[tls.sni]]\nservername = \"mail.example.test\"\ncert = \"{}\"\nkey = \"{}\"\n",
+            dc.display(),
+            dk.display(),
+            sc.display(),
+            sk.display()
+        ),
+    );
+    let d = Daemon::start(&cfg);
+    assert!(
+        !d.lines.iter().any(|l| l.starts_with("tls: self-signed")),
+        "{:?}",
+        d.lines
+    );
+    assert!(!dir.path().join("data/tls").exists(), "nothing generated");
+    // The default certificate without SNI match, the SNI one for its name, on both protocols.
+    for (proto, greeting) in [("pop3", "+OK"), ("imap", "* OK")] {
+        let addr = d.addr(proto, "TLS");
+        let mut c = tls_named(&connector(&dc), addr, "localhost").await;
+        assert!(read_line(&mut c).await.starts_with(greeting));
+        let mut c = tls_named(&connector(&sc), addr, "mail.example.test").await;
+        assert!(read_line(&mut c).await.starts_with(greeting));
+    }
+    d.sigterm();
+    assert!(d.wait(Duration::from_secs(10)));
+}

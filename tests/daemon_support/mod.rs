@@ -205,12 +205,21 @@ pub async fn tls(
     connector: &tokio_rustls::TlsConnector,
     addr: SocketAddr,
 ) -> tokio::io::BufReader<tokio_rustls::client::TlsStream<TcpStream>> {
+    tls_named(connector, addr, "localhost").await
+}
+
+/// A TLS connection sending `name` as SNI (and checking the certificate against it).
+pub async fn tls_named(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+    name: &str,
+) -> tokio::io::BufReader<tokio_rustls::client::TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await.expect("connect");
-    let name = ServerName::try_from("localhost").expect("name");
+    let name = ServerName::try_from(name.to_string()).expect("name");
     let s = connector
         .connect(name, tcp)
         .await
-        .expect("TLS handshake trusting the generated certificate");
+        .expect("TLS handshake trusting the expected certificate");
     tokio::io::BufReader::new(s)
 }
 
