@@ -218,3 +218,29 @@ async fn garbage_never_takes_the_server_down() {
     assert_eq!(r, ["z OK Nothing done\r\n"]);
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a session panicked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_header_sets_the_client_address() {
+    use wildduck_imap::net::{Listener, ListenerConfig, Shutdown};
+    let env = env(Kind::Sqlite).await;
+    let listener = Listener::bind(ListenerConfig {
+        proxy_protocol: true,
+        ..ListenerConfig::plain("127.0.0.1:0".parse().unwrap())
+    })
+    .await
+    .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let server = wildduck_imap::ImapServer::new(env.services.clone(), config());
+    tokio::spawn(server.serve(listener, shutdown.signal()));
+    let mut c = connect(addr).await;
+    c.send(b"PROXY TCP4 203.0.113.7 127.0.0.1 51000 143\r\n")
+        .await;
+    let g = c.line().await;
+    assert!(g.contains(" ready for requests from 203.0.113.7 "), "{g}");
+    // Without a header the connection is closed.
+    let mut c = connect(addr).await;
+    c.send(b"a1 NOOP\r\n").await;
+    assert!(!c.rest().await.contains("OK"));
+    shutdown.trigger();
+}
