@@ -151,6 +151,16 @@ async fn invalid_configuration_exits_non_zero_naming_the_key() {
         p
     };
 
+    // `check` accepts the good file without starting anything.
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&base)
+        .arg("check")
+        .output()
+        .expect("check");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "configuration OK\n");
+
     let e = fails(
         &variant("unknown.toml", "[pop3]\n", "[pop3]\nprot = 1\n"),
         &[],
