@@ -46,3 +46,43 @@ impl Services {
         Ok(all)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, address: Option<&str>, tags: &[&str]) -> User {
+        User {
+            username: name.into(),
+            address: address.map(str::to_string),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn filters_follow_wildduck() {
+        let u = user("John.Doe", Some("john@example.com"), &["Red", "blue"]);
+        assert!(UserFilter::default().matches(&u));
+        let q = |s: &str| UserFilter {
+            query: Some(s.into()),
+            ..Default::default()
+        };
+        assert!(q("johndoe").matches(&u), "username view ignores dots");
+        assert!(q("john.d").matches(&u));
+        assert!(q("example.com").matches(&u), "address substring");
+        assert!(!q("jane").matches(&u));
+        let tags = |any: &[&str], all: &[&str]| UserFilter {
+            any_tags: any.iter().map(|t| t.to_string()).collect(),
+            all_tags: all.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
+        };
+        assert!(
+            tags(&["red", "green"], &[]).matches(&u),
+            "tags compare lower-cased"
+        );
+        assert!(!tags(&["green"], &[]).matches(&u));
+        assert!(tags(&[], &["red", "blue"]).matches(&u));
+        assert!(!tags(&[], &["red", "green"]).matches(&u));
+    }
+}
