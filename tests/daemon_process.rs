@@ -38,6 +38,8 @@ async fn every_listener_answers_and_tls_uses_the_generated_certificate() {
     // IMAP: implicit TLS and plaintext with STARTTLS.
     let mut i = tls(&tlsc, d.addr("imap", "TLS")).await;
     assert!(read_line(&mut i).await.starts_with("* OK"));
+    send(&mut i, "a LOGIN nobody wrong-password\r\n").await;
+    assert!(read_line(&mut i).await.starts_with("a NO"));
     let mut ip = plain(d.addr("imap", "plain+STARTTLS")).await;
     assert!(read_line(&mut ip).await.starts_with("* OK"));
     send(&mut ip, "a CAPABILITY\r\n").await;
@@ -76,6 +78,15 @@ async fn every_listener_answers_and_tls_uses_the_generated_certificate() {
     );
     assert!(
         metrics.contains("wildduck_connections_total{protocol=\"imap\"}"),
+        "{metrics}"
+    );
+    // Login outcomes, counted from the core's login events.
+    assert!(
+        metrics.contains("wildduck_auth_total{protocol=\"pop3\",result=\"success\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wildduck_auth_total{protocol=\"imap\",result=\"failure\"} 1"),
         "{metrics}"
     );
 

@@ -10,6 +10,7 @@ pub mod certs;
 pub mod config;
 mod http;
 mod listeners;
+mod logging;
 pub mod storage;
 
 use std::path::PathBuf;
@@ -142,23 +143,9 @@ async fn user_add(
     Ok(())
 }
 
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (the daemon run twice in one process) keeps the first subscriber.
-    let _ = if config.log.format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), ConfigError> {
-    init_logging(&config);
+    logging::init(&config);
     let metrics = if config.api.enabled && config.api.metrics.enabled {
         Some(http::install_metrics()?)
     } else {
