@@ -1085,3 +1085,26 @@ async fn preauth_and_token_invalidation() {
         (200, json!({"success": true}))
     );
 }
+
+#[tokio::test]
+async fn path_parameters_are_percent_decoded() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("pctuser").await;
+    let (s, b) = api.get("/addresses/resolve/pctuser%40example.com").await;
+    assert_eq!((s, b["user"].as_str()), (200, Some(user.as_str())), "{b}");
+    let (s, b) = api.get("/users/resolve/pctuser%40example.com").await;
+    assert_eq!((s, b["id"].as_str()), (200, Some(user.as_str())), "{b}");
+    let (s, b) = api
+        .post(
+            &format!("/users/{user}/mailboxes"),
+            json!({"path": "Ünïcode/✔"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = api
+        .get(&format!(
+            "/users/{user}/mailboxes/resolve?path=%C3%9Cn%C3%AFcode%2F%E2%9C%94"
+        ))
+        .await;
+    assert_eq!((s, b["name"].as_str()), (200, Some("✔")), "{b}");
+}
