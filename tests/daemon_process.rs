@@ -344,3 +344,42 @@ async fn configured_certificates_and_sni_replace_the_generated_one() {
     d.sigterm();
     assert!(d.wait(Duration::from_secs(10)));
 }
+
+#[tokio::test]
+async fn use_proxy_takes_the_client_address_from_the_proxy_header() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), "");
+    let text = std::fs::read_to_string(&cfg).expect("read");
+    std::fs::write(
+        &cfg,
+        text.replacen("[pop3]\n", "[pop3]\nuseProxy = true\n", 1),
+    )
+    .expect("write");
+    let d = Daemon::start(&cfg);
+    let addr = d.addr("pop3", "plain+STLS");
+    // With a PROXY v1 header (as HAProxy's send-proxy) the session is served…
+    let mut c = plain(addr).await;
+    send(&mut c, "PROXY TCP4 203.0.113.9 127.0.0.1 40000 995\r\n").await;
+    assert!(read_line(&mut c).await.starts_with("+OK"));
+    send(&mut c, "QUIT\r\n").await;
+    assert!(read_line(&mut c).await.starts_with("+OK"));
+    // …without one it is closed.
+    let mut c = plain(addr).await;
+    send(&mut c, "CAPA\r\n").await;
+    assert_eq!(read_line(&mut c).await, "");
+    // The session span carries the proxied client's address.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let logs = std::fs::read_to_string(&d.log).expect("logs");
+        if logs.contains("203.0.113.9:40000") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no proxied peer in logs:\n{logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    d.sigterm();
+    assert!(d.wait(Duration::from_secs(10)));
+}
