@@ -51,6 +51,9 @@ async fn no_server_errors_on_odd_input() {
         "/users/{user}/mailboxes/{inbox}/messages?limit=1e400&next=%FF&order=%00"
     ));
     paths.push("/users?query=%5B(&tags=,,,&limit=-1".to_string());
+    paths.push(format!(
+        "/users/{user}/search?datestart=999999999999999-01-01&dateend=0-0-0&minSize=1e300"
+    ));
     let bodies = [
         json!({}),
         json!({"username": ["x"], "password": {"a": 1}, "quota": "1e999", "tags": [1, 2], "seen": "maybe"}),
@@ -58,6 +61,7 @@ async fn no_server_errors_on_odd_input() {
         json!({"address": "not an address", "main": "perhaps", "name": null}),
         json!({"disabledScopes": "imap,nonsense", "retention": -5, "date": "2025-99-99"}),
         json!({"path": "a/".repeat(5000)}),
+        json!({"date": "999999999999999-12-31T23:59:59.999Z", "datestart": "-99999-01-01", "raw": "x"}),
     ];
     for path in &paths {
         for method in ["GET", "PUT", "DELETE", "POST"] {

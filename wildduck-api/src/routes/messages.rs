@@ -653,7 +653,8 @@ pub(crate) fn parse_iso(s: &str) -> Option<Timestamp> {
     let (d, t) = s.split_once('T').unwrap_or((s, "00:00:00"));
     let mut dp = d.split('-').map(|x| x.parse::<i64>().ok());
     let (y, m, day) = (dp.next()??, dp.next()??, dp.next()??);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    // Bounded fields keep the arithmetic below far from overflow.
+    if !(0..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
         return None;
     }
     let (hms, frac) = t.split_once('.').unwrap_or((t, "0"));
@@ -662,6 +663,9 @@ pub(crate) fn parse_iso(s: &str) -> Option<Timestamp> {
     let mi = tp.next().unwrap_or(Some(0))?;
     let sec = tp.next().unwrap_or(Some(0))?;
     let ms: i64 = frac.get(..3.min(frac.len()))?.parse().ok()?;
+    if !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..=60).contains(&sec) || ms < 0 {
+        return None;
+    }
     let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
     let era = yy.div_euclid(400);
     let yoe = yy - era * 400;
@@ -724,5 +728,8 @@ mod tests {
         );
         assert!(super::parse_iso("2025-13-03").is_none());
         assert!(super::parse_iso("nonsense").is_none());
+        assert!(super::parse_iso("999999999999999-01-01").is_none());
+        assert!(super::parse_iso("2025-01-01T99:00:00").is_none());
+        assert!(super::parse_iso("2025-01-01T10:-5").is_none());
     }
 }
