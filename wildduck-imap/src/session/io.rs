@@ -184,6 +184,10 @@ impl Io {
             .take()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
         self.stream = Some(stream.upgrade(acceptor, timeout).await?);
+        // A client may send its first command in the same segment as its handshake Finished
+        // (curl does): rustls has then already decrypted it, and waiting for the socket would
+        // hang, so the first read goes to rustls.
+        self.more_buffered = true;
         Ok(())
     }
 
