@@ -73,6 +73,7 @@ pub fn router(state: ApiState) -> Router {
             get(users::get).put(users::update).delete(users::delete),
         )
         .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route("/users/{user}/logout", axum::routing::put(users::logout))
         .route("/users/{user}/updates", get(routes::updates::get))
         .route("/users/{user}/search", get(routes::search::get))
         .route(

@@ -21,6 +21,13 @@ type Route = (
 /// Every route [`crate::router`] mounts.
 pub const ROUTES: &[Route] = &[
     (
+        HttpMethod::Put,
+        "/users/{user}/logout",
+        "Users",
+        "logoutUser",
+        "Close every IMAP session of the user",
+    ),
+    (
         HttpMethod::Post,
         "/preauth",
         "Authentication",

@@ -1108,3 +1108,18 @@ async fn path_parameters_are_percent_decoded() {
         .await;
     assert_eq!((s, b["name"].as_str()), (200, Some("✔")), "{b}");
 }
+
+#[tokio::test]
+async fn logout_without_notifier_reports_false() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("lonely").await;
+    let (s, b) = api.put(&format!("/users/{user}/logout"), json!({})).await;
+    assert_eq!((s, &b), (200, &json!({"success": false})));
+    let (s, _) = api
+        .put(
+            &format!("/users/{user}/logout"),
+            json!({"reason": "x".repeat(200)}),
+        )
+        .await;
+    assert_eq!(s, 400);
+}

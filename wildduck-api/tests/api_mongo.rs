@@ -152,3 +152,35 @@ async fn mongo_users_listing() {
     assert_eq!(b["results"][0]["id"], b_id);
     assert_eq!(b["nextCursor"], false);
 }
+
+#[tokio::test]
+async fn mongo_logout_publishes_wildducks_payload() {
+    let api = start(Kind::Mongo).await;
+    let user = api.user("logoutuser").await;
+    let mut sub = api.services.notifier().expect("notifier").subscribe();
+    let (s, b) = api
+        .call(
+            "PUT",
+            &format!("/users/{user}/logout"),
+            Some(json!({"reason": "bye now"})),
+        )
+        .await;
+    assert_eq!((s, &b), (200, &json!({"success": true})));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut found = false;
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, sub.recv()).await {
+        if format!("{ev:?}").contains("LOGOUT") && format!("{ev:?}").contains("bye now") {
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "LOGOUT payload published");
+    let (s, _) = api
+        .call(
+            "PUT",
+            "/users/0123456789abcdef01234567/logout",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 404);
+}

@@ -351,3 +351,27 @@ pub async fn resolve(State(state): State<ApiState>, p: Params) -> ApiResult {
         .map_err(|e| ApiError::from_core(e, USER_NF))?;
     Ok(ok(json!({ "success": true, "id": user.id.to_string() })))
 }
+
+/// `PUT /users/:user/logout` (`reason`): asks every IMAP session of the user (on every instance)
+/// to close, by publishing WildDuck's `{command: "LOGOUT", reason}` payload on the notifier →
+/// `{"success": true}`; `{"success": false}` when the services have no notifier (as WildDuck
+/// answers without one).
+pub async fn logout(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let id = v.object_id("user");
+    let reason = v.opt_str("reason", 128);
+    v.finish(true)?;
+    let user = load_user(&state, UserId(id.unwrap_or_default())).await?;
+    let Some(notifier) = state.services.notifier() else {
+        return Ok(ok(json!({ "success": false })));
+    };
+    let payload = json!({
+        "command": "LOGOUT",
+        "reason": reason.unwrap_or_else(|| "Logout requested from API".into()),
+    });
+    notifier
+        .publish(&user.id.to_string(), Some(payload))
+        .await
+        .map_err(|e| ApiError::from_core(e, USER_NF))?;
+    Ok(ok(json!({ "success": true })))
+}
