@@ -68,10 +68,10 @@ async fn read_new(
             continue;
         }
         let entries = s.backend().journal.since(mb.id, since).await?;
+        // Advance only to what was read: a MODSEQ is allocated before its journal entry is
+        // written, so a mailbox's `modify_index` can be ahead of its journal for a moment.
         if let Some(max) = entries.iter().map(|e| e.modseq).max() {
             seen.insert(mb.id, max.max(since));
-        } else {
-            seen.insert(mb.id, mb.modify_index);
         }
         out.extend(entries);
     }
