@@ -312,6 +312,25 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     async fn append(&self, entries: &[JournalEntry]) -> Result<()>;
     /// Entries of `mailbox` with MODSEQ above `since`, sorted by MODSEQ then insertion.
     async fn since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Vec<JournalEntry>>;
+    /// Entries of `mailbox` with MODSEQ above `since` OR `created` at or after `created_from`,
+    /// in one query, sorted by MODSEQ then insertion. Session views read through this: a MODSEQ
+    /// is allocated before its entry is written, so an entry can land after a higher one was
+    /// already read, and only its recent `created` finds it again.
+    ///
+    /// The default is correct for any backend but reads the mailbox's whole journal; the
+    /// bundled backends override it with an indexed query.
+    async fn since_or_created(
+        &self,
+        mailbox: MailboxId,
+        since: ModSeq,
+        created_from: Timestamp,
+    ) -> Result<Vec<JournalEntry>> {
+        let all = self.since(mailbox, ModSeq(0)).await?;
+        Ok(all
+            .into_iter()
+            .filter(|e| e.modseq > since || e.created >= created_from)
+            .collect())
+    }
     /// Removes entries older than `before` (backends with TTL indexes may do nothing).
     async fn prune(&self, before: Timestamp) -> Result<u64>;
 }

@@ -1,6 +1,7 @@
 //! The storage conformance suite: written once over the services and traits, run by every backend's
 //! entry point (`store_mongo.rs` now; the embedded backend's later) with a fresh, empty backend.
 
+mod journal;
 mod messages;
 mod search;
 
@@ -30,6 +31,7 @@ pub async fn run_all(s: &Services) {
     messages(s).await;
     messages::run_all(s).await;
     search::run_all(s).await;
+    journal::run_all(s).await;
 }
 
 async fn users(s: &Services) {

@@ -165,8 +165,7 @@ pub fn apply_with_deferral(
         Allow::NoExpunge => entries
             .into_iter()
             .filter(|e| {
-                let hold = e.mailbox == view.mailbox
-                    && e.modseq > view.modseq
+                let hold = view.is_pending(e)
                     && e.command == Some(JournalCommand::Expunge)
                     && !(session.is_some() && e.ignore.as_deref() == session);
                 // Deferred even when the view does not have it yet: an EXISTS for it may be in
@@ -225,13 +224,7 @@ pub async fn flush_pending(ctx: &mut Context<'_>, allow: Allow) -> bool {
         return false;
     }
     let mut out = Vec::new();
-    match shared
-        .services
-        .backend()
-        .journal
-        .since(sel.view.mailbox, sel.view.modseq)
-        .await
-    {
+    match shared.services.view_entries(&mut sel.view).await {
         Ok(entries) => {
             let changes = apply_with_deferral(
                 &mut sel.view,

@@ -133,6 +133,30 @@ impl JournalStore for MongoJournal {
         Ok(docs.iter().filter_map(entry_from).collect())
     }
 
+    async fn since_or_created(
+        &self,
+        mailbox: MailboxId,
+        since: ModSeq,
+        created_from: Timestamp,
+    ) -> Result<Vec<JournalEntry>> {
+        // Each `$or` branch has an index of WildDuck's layout: `mailbox_1_modseq_1` and the
+        // `created` TTL index (a few seconds of entries, filtered by mailbox).
+        let filter = doc! { "$or": [
+            { "mailbox": oid(mailbox.0), "modseq": { "$gt": unum(since.0) } },
+            { "created": { "$gte": date(created_from) }, "mailbox": oid(mailbox.0) },
+        ] };
+        let docs: Vec<Document> = self
+            .coll
+            .find(filter)
+            .sort(doc! { "modseq": 1, "_id": 1 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs.iter().filter_map(entry_from).collect())
+    }
+
     async fn prune(&self, before: Timestamp) -> Result<u64> {
         let r = self
             .coll

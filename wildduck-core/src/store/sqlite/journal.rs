@@ -101,6 +101,33 @@ impl JournalStore for SqliteStore {
         .await
     }
 
+    async fn since_or_created(
+        &self,
+        mailbox: MailboxId,
+        since: ModSeq,
+        created_from: Timestamp,
+    ) -> Result<Vec<JournalEntry>> {
+        self.read(move |tx| {
+            // Two indexable OR terms (mailbox+modseq, created) so SQLite can union two index
+            // ranges instead of scanning the mailbox's whole journal.
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM journal \
+                     WHERE (mailbox = ?1 AND modseq > ?2) OR (mailbox = ?1 AND created >= ?3) \
+                     ORDER BY modseq, seq"
+                ))
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map(
+                    params![idb(mailbox.0), i(since.0), created_from.0],
+                    entry_from,
+                )
+                .map_err(sql)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
+        })
+        .await
+    }
+
     async fn prune(&self, before: Timestamp) -> Result<u64> {
         self.write(move |tx| {
             let n = tx
