@@ -12,8 +12,11 @@ use wildduck_core::message::parse::{normalize_and_parse, normalize_line_endings}
 use wildduck_core::message::section::{SectionKind, SectionSpec, fetch_section, section_size};
 use wildduck_core::message::{BlobList, NoBlobs, ingest};
 
-/// The sections asked of every message: `(label, part path, kind, partial)`.
-fn sections() -> Vec<(&'static str, Vec<u32>, SectionKind, Option<(u64, u64)>)> {
+/// One section asked of every message: `(label, part path, kind, partial)`.
+type Case = (&'static str, Vec<u32>, SectionKind, Option<(u64, u64)>);
+
+/// The sections asked of every message.
+fn sections() -> Vec<Case> {
     let fields = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     vec![
         ("BODY[]<0.64>", vec![], SectionKind::Full, Some((0, 64))),
