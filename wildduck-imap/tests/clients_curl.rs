@@ -279,3 +279,70 @@ async fn curl_over_implicit_tls_and_starttls() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// What curl does, made deterministic: the first command after STARTTLS is queued in rustls
+/// before the handshake ends, so it leaves in the same write as the client's `Finished`. The
+/// server must answer it (it used to wait for the socket while rustls held the command).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_sent_with_the_tls_finished_is_answered() {
+    use std::io::{Read, Write};
+    let env = env(Kind::Sqlite).await;
+    let t = tls();
+    let server = start(
+        &env.services,
+        config(),
+        TlsMode::StartTls(t.acceptor.clone()),
+    )
+    .await;
+    let addr = server.addr;
+    let client_config = t.connector.config().clone();
+    let answer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut tcp = std::net::TcpStream::connect(addr)?;
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut plain = Vec::new();
+        let mut byte = [0u8; 1];
+        // The greeting, then STARTTLS and its OK, read byte by byte so nothing TLS is consumed.
+        let mut lines = 0;
+        tcp.write_all(b"S1 STARTTLS\r\n")?;
+        while lines < 2 {
+            if tcp.read(&mut byte)? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            plain.push(byte[0]);
+            if byte[0] == b'\n' {
+                lines += 1;
+            }
+        }
+        let name =
+            rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
+        let mut conn =
+            rustls::ClientConnection::new(client_config, name).map_err(std::io::Error::other)?;
+        conn.writer().write_all(b"S2 NOOP\r\n")?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp)?;
+        }
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp)?;
+        }
+        let mut stream = rustls::Stream::new(&mut conn, &mut tcp);
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 512];
+        while !got.windows(5).any(|w| w == b"S2 OK") {
+            let n = stream.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        }
+        Ok(format!(
+            "{}{}",
+            String::from_utf8_lossy(&plain),
+            String::from_utf8_lossy(&got)
+        ))
+    })
+    .await
+    .expect("client thread");
+    let answer = answer.expect("the command pipelined with the handshake is answered");
+    assert!(answer.contains("S1 OK"), "{answer}");
+    assert!(answer.contains("S2 OK"), "{answer}");
+}
