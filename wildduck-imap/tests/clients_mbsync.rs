@@ -1,10 +1,9 @@
 //! A real client: Debian's `mbsync` (isync) syncing the server's INBOX with a local Maildir in
-//! both directions, over plain IMAP and implicit TLS. Pulled messages arrive byte-exact (mbsync
-//! stores Maildir files with LF line ends and adds one `X-TUID:` header line, so the comparison
-//! is after undoing exactly those), a
-//! message added to the Maildir is found in the store byte-exact (with CRLF, and
-//! mbsync's `X-TUID:` line), a flag set locally
-//! reaches the server, and a second run changes nothing on either side.
+//! both directions, over plain IMAP, implicit TLS and STARTTLS. Pulled messages arrive
+//! byte-exact (mbsync stores Maildir files with LF line ends and adds one `X-TUID:` header line,
+//! so the comparison is after undoing exactly those), a message added to the Maildir is found in
+//! the store byte-exact (with CRLF, and mbsync's `X-TUID:` line), a flag set locally reaches the
+//! server, and a second run changes nothing on either side.
 
 mod session_common;
 
@@ -306,6 +305,30 @@ async fn mbsync_syncs_inbox_both_ways_over_implicit_tls() {
     std::fs::write(&ca, &t.cert_pem).expect("write ca");
     let s = setup(&format!(
         "Host localhost\nPort {}\nSSLType IMAPS\nCertificateFile {}\n",
+        server.addr.port(),
+        ca.display()
+    ));
+    sync_both_ways(&env.services, &user, &s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mbsync_syncs_inbox_both_ways_over_starttls() {
+    require("mbsync", "isync");
+    let env = env(Kind::Sqlite).await;
+    let user = seeded(&env.services).await;
+    let t = tls();
+    let server = start(
+        &env.services,
+        config(),
+        TlsMode::StartTls(t.acceptor.clone()),
+    )
+    .await;
+    let ca_dir = tempfile::tempdir().expect("tempdir");
+    let ca = ca_dir.path().join("ca.pem");
+    std::fs::write(&ca, &t.cert_pem).expect("write ca");
+    // LOGINDISABLED before the upgrade: mbsync must upgrade before it logs in.
+    let s = setup(&format!(
+        "Host localhost\nPort {}\nSSLType STARTTLS\nCertificateFile {}\n",
         server.addr.port(),
         ca.display()
     ));
