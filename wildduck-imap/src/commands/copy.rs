@@ -5,11 +5,38 @@
 //! announces the new messages at once (`* n EXISTS`): the session's own journal entries are not
 //! read back.
 
-use wildduck_core::model::{Uid, UidSet};
+use wildduck_core::model::{Mailbox, Uid, UidSet, UserId};
+use wildduck_core::service::Services;
 use wildduck_core::store::CopiedUid;
 
 use crate::proto::SequenceSet;
-use crate::session::{Context, Reply};
+use crate::session::{Context, Reply, Selected};
+
+/// The first steps COPY and MOVE share: the UIDs of `set` the session knows (sorted) and the
+/// target mailbox. `Err` is the reply to send at once: `NO [TRYCREATE]` for a missing target, or
+/// `OK` when none of the messages exist (nothing to do, as WildDuck answers).
+pub(crate) async fn known_and_target(
+    services: &Services,
+    user: UserId,
+    sel: &Selected,
+    (uid, set): (bool, &SequenceSet),
+    mailbox: &str,
+    name: &str,
+) -> Result<(UidSet, Mailbox), Reply> {
+    let known: UidSet = set
+        .resolve(uid, sel.view.uids())
+        .filter_sorted(sel.view.uids())
+        .into_iter()
+        .collect();
+    let target = services
+        .find_mailbox(user, mailbox)
+        .await
+        .map_err(|e| crate::error::reply_trycreate(&e, name))?;
+    if known.is_empty() {
+        return Err(Reply::ok(format!("{name} completed")));
+    }
+    Ok((known, target))
+}
 
 /// The `COPYUID` code for copied pairs (sorted by source UID, so both sets list the UIDs in
 /// corresponding order).
@@ -47,18 +74,11 @@ pub async fn handle(ctx: &mut Context<'_>, uid: bool, set: &SequenceSet, mailbox
     let Some(sel) = ctx.session.selected.as_deref() else {
         return Reply::bad(format!("{name} not allowed now"));
     };
-    let known: UidSet = set
-        .resolve(uid, sel.view.uids())
-        .filter_sorted(sel.view.uids())
-        .into_iter()
-        .collect();
-    let target = match services.find_mailbox(user, mailbox).await {
-        Ok(t) => t,
-        Err(e) => return crate::error::reply_trycreate(&e, name),
-    };
-    if known.is_empty() {
-        return Reply::ok(format!("{name} completed"));
-    }
+    let (known, target) =
+        match known_and_target(services, user, sel, (uid, set), mailbox, name).await {
+            Ok(found) => found,
+            Err(reply) => return reply,
+        };
     let source = sel.mailbox.clone();
     let copied = match services
         .copy_messages(user, &source, &known, target.id, Some(&session_id))

@@ -5,9 +5,7 @@
 //! `* n EXPUNGE` per moved message, then `* n EXISTS` as WildDuck sends, and the tagged `OK`
 //! repeating the `COPYUID` for clients that read it there.
 
-use wildduck_core::model::UidSet;
-
-use super::copy::{announce_own, copyuid_code};
+use super::copy::{announce_own, copyuid_code, known_and_target};
 use crate::proto::SequenceSet;
 use crate::response::write_number;
 use crate::session::{Context, Reply};
@@ -30,18 +28,11 @@ pub async fn handle(ctx: &mut Context<'_>, uid: bool, set: &SequenceSet, mailbox
             format!("{name} not allowed in a read-only mailbox"),
         );
     }
-    let known: UidSet = set
-        .resolve(uid, sel.view.uids())
-        .filter_sorted(sel.view.uids())
-        .into_iter()
-        .collect();
-    let target = match services.find_mailbox(user, mailbox).await {
-        Ok(t) => t,
-        Err(e) => return crate::error::reply_trycreate(&e, name),
-    };
-    if known.is_empty() {
-        return Reply::ok(format!("{name} completed"));
-    }
+    let (known, target) =
+        match known_and_target(services, user, sel, (uid, set), mailbox, name).await {
+            Ok(found) => found,
+            Err(reply) => return reply,
+        };
     let source = sel.mailbox.clone();
     let moved = match services
         .move_messages(user, &source, &known, target.id, Some(&session_id))
