@@ -75,7 +75,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/users/{user}/quota/reset", post(users::quota_reset))
         .route("/users/{user}/logout", axum::routing::put(users::logout))
         .route("/users/{user}/updates", get(routes::updates::get))
-        .route("/users/{user}/search", get(routes::search::get))
+        .route(
+            "/users/{user}/search",
+            get(routes::search::get).post(routes::search::apply),
+        )
         .route(
             "/users/{user}/addresses",
             get(addresses::list).post(addresses::create),

@@ -46,7 +46,14 @@ pub const ROUTES: &[Route] = &[
         "/users/{user}/search",
         "Messages",
         "searchMessages",
-        "Search messages across mailboxes (structured parameters)",
+        "Search messages across mailboxes (structured parameters or the q language)",
+    ),
+    (
+        HttpMethod::Post,
+        "/users/{user}/search",
+        "Messages",
+        "searchApplyMessages",
+        "Apply an action (move, seen, flagged) to every matching message",
     ),
     (
         HttpMethod::Get,
@@ -214,7 +221,7 @@ pub const ROUTES: &[Route] = &[
         "/users/{user}/mailboxes/{mailbox}/messages",
         "Messages",
         "uploadMessage",
-        "Upload a raw message",
+        "Upload a raw message or one built from structured fields",
     ),
     (
         HttpMethod::Get,

@@ -415,7 +415,7 @@ pub async fn attachment(State(state): State<ApiState>, p: Params) -> ApiResult {
 }
 
 /// Parses WildDuck's message selector: `5`, `1,2,3`, `3:15` or `3:*`.
-fn parse_uid_selector(s: &str) -> Option<UidSet> {
+pub(crate) fn parse_uid_selector(s: &str) -> Option<UidSet> {
     let num = |x: &str| {
         (!x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
             .then(|| x.parse::<u32>().ok())
@@ -568,37 +568,34 @@ pub async fn upload(State(state): State<ApiState>, p: Params) -> ApiResult {
             None
         }
     });
-    for f in [
-        "from",
-        "replyTo",
-        "to",
-        "cc",
-        "bcc",
-        "headers",
-        "subject",
-        "text",
-        "html",
-        "files",
-        "attachments",
-        "reference",
-        "replacePrevious",
-        "bimi",
-        "metaData",
-    ] {
+    for f in ["files", "reference", "replacePrevious", "bimi", "metaData"] {
         if p.map.contains_key(f) {
-            v.reject(
-                f,
-                &format!("\"{f}\" is not supported yet: upload a raw message"),
-            );
+            v.reject(f, &format!("\"{f}\" is not supported yet"));
         }
     }
-    let raw: Option<Vec<u8>> = raw_field
+    let mut raw: Option<Vec<u8>> = raw_field
         .map(String::into_bytes)
         .or_else(|| p.raw_body.clone());
-    if raw.as_ref().is_none_or(|r| r.is_empty()) {
+    // Without `raw`, the message is built from the structured fields (WildDuck: `raw`
+    // overrides them when both are sent).
+    let composed =
+        (raw.is_none() && super::compose::requested(&p)).then(|| super::compose::read(&mut v, &p));
+    v.accept(super::compose::FIELDS);
+    if composed.is_none() && raw.as_ref().is_none_or(|r| r.is_empty()) {
         v.reject("raw", "\"raw\" is required");
     }
     v.finish(true)?;
+    if let Some(c) = composed {
+        let u = load_user(&state, user).await?;
+        let built = c.build(&u, idate).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "ERRCOMPOSE",
+                "Failed to compose the message",
+            )
+        })?;
+        raw = Some(built);
+    }
     let mb = resolve(&state, user, mb).await?;
     let mut flags = Flags::new();
     if !unseen {

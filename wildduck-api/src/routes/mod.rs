@@ -10,10 +10,12 @@ use crate::error::ApiError;
 
 pub mod addresses;
 pub mod authenticate;
+pub mod compose;
 pub mod health;
 pub mod mailboxes;
 pub mod messages;
 pub mod search;
+pub mod search_query;
 pub mod updates;
 pub mod users;
 

@@ -1,0 +1,543 @@
+//! More routes of the HTTP API: the `q` search language, search-and-apply, structured upload,
+//! addresses, archived messages and the SSE replay — over real HTTP, on SQLite.
+
+mod common;
+
+use common::{Api, Kind, multipart, simple, start};
+use serde_json::{Value, json};
+
+fn pct(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn subjects(b: &Value) -> Vec<String> {
+    let mut v: Vec<String> = b["results"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["subject"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+async fn q(api: &Api, user: &str, query: &str) -> Vec<String> {
+    let (s, b) = api
+        .get(&format!("/users/{user}/search?q={}", pct(query)))
+        .await;
+    assert_eq!(s, 200, "{query}: {b}");
+    assert_eq!(b["query"], query);
+    subjects(&b)
+}
+
+fn msg(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@example.com>\r\n\r\n{body}\r\n",
+        subject.replace(' ', ".")
+    )
+    .into_bytes()
+}
+
+/// A user with five messages in INBOX, Sent Mail and Junk.
+async fn seeded(api: &Api) -> (String, String, String, String) {
+    let user = api.user("quser").await;
+    let inbox = api.mailbox(&user, "INBOX").await;
+    let sent = api.mailbox(&user, "Sent Mail").await;
+    let junk = api.mailbox(&user, "Junk").await;
+    api.upload(
+        &user,
+        &inbox,
+        &msg(
+            "Amy Namy <amy@example.com>",
+            "quser@example.com",
+            "dinner and movie tonight",
+            "shall we go kupi",
+        ),
+        "?unseen=true",
+    )
+    .await;
+    api.upload(
+        &user,
+        &inbox,
+        &msg(
+            "Bob <bob@example.com>",
+            "greg@example.com",
+            "weekly report",
+            "numbers attached jupi",
+        ),
+        "?flagged=true",
+    )
+    .await;
+    api.upload(&user, &inbox, &multipart(), "").await;
+    api.upload(
+        &user,
+        &sent,
+        &msg(
+            "quser@example.com",
+            "Amy Namy <amy@example.com>",
+            "re: dinner",
+            "yes kupi",
+        ),
+        "",
+    )
+    .await;
+    api.upload(
+        &user,
+        &junk,
+        &msg(
+            "spam@spam.example",
+            "quser@example.com",
+            "cheap stuff",
+            "buy kupi now",
+        ),
+        "",
+    )
+    .await;
+    (user, inbox, sent, junk)
+}
+
+#[tokio::test]
+async fn q_language_operators() {
+    let api = start(Kind::Sqlite).await;
+    let (user, inbox, _sent, junk) = seeded(&api).await;
+    let report = "Report with attachment ✔".to_string();
+
+    // Free text: substring of headers and body.
+    assert_eq!(
+        q(&api, &user, "kupi").await,
+        ["cheap stuff", "dinner and movie tonight", "re: dinner"]
+    );
+    // Implicit AND and explicit AND.
+    assert_eq!(q(&api, &user, "kupi yes").await, ["re: dinner"]);
+    assert_eq!(q(&api, &user, "kupi AND yes").await, ["re: dinner"]);
+    // OR, with AND binding tighter.
+    assert_eq!(
+        q(&api, &user, "jupi OR yes kupi").await,
+        ["re: dinner", "weekly report"]
+    );
+    assert_eq!(q(&api, &user, "(jupi OR yes) kupi").await, ["re: dinner"]);
+    // Quoted phrase.
+    assert_eq!(
+        q(&api, &user, "\"movie tonight\"").await,
+        ["dinner and movie tonight"]
+    );
+    assert!(q(&api, &user, "\"tonight movie\"").await.is_empty());
+    // Keywords.
+    assert_eq!(
+        q(&api, &user, "from:amy").await,
+        ["dinner and movie tonight"]
+    );
+    assert_eq!(
+        q(&api, &user, "from:\"Amy Namy\"").await,
+        ["dinner and movie tonight"]
+    );
+    assert_eq!(
+        q(&api, &user, "from: \"amy namy\"").await,
+        ["dinner and movie tonight"]
+    );
+    assert_eq!(q(&api, &user, "to:greg").await, ["weekly report"]);
+    assert_eq!(q(&api, &user, "to:amy").await, ["re: dinner"]);
+    assert_eq!(
+        q(&api, &user, "subject:dinner").await,
+        ["dinner and movie tonight", "re: dinner"]
+    );
+    assert_eq!(q(&api, &user, "has:attachment").await, [report.as_str()]);
+    // Negation.
+    assert_eq!(
+        q(&api, &user, "kupi -subject:dinner").await,
+        ["cheap stuff"]
+    );
+    assert_eq!(
+        q(&api, &user, "subject:dinner -yes").await,
+        ["dinner and movie tonight"]
+    );
+    // in: by special-use name, by path, by id, Inbox in any case; unknown → nothing.
+    assert_eq!(q(&api, &user, "kupi in:spam").await, ["cheap stuff"]);
+    assert_eq!(q(&api, &user, "in:Junk").await, ["cheap stuff"]);
+    assert_eq!(q(&api, &user, &format!("in:{junk}")).await, ["cheap stuff"]);
+    assert_eq!(q(&api, &user, "in:sent").await, ["re: dinner"]);
+    assert_eq!(
+        q(&api, &user, "in:inbox -has:attachment").await,
+        ["dinner and movie tonight", "weekly report"]
+    );
+    assert!(q(&api, &user, "in:nowhere").await.is_empty());
+    assert_eq!(
+        q(&api, &user, "in:spam OR has:attachment").await,
+        [report.clone(), "cheap stuff".to_string()]
+    );
+    // Extension: is:
+    assert_eq!(
+        q(&api, &user, "is:unseen").await,
+        ["dinner and movie tonight"]
+    );
+    assert_eq!(q(&api, &user, "is:flagged").await, ["weekly report"]);
+    // thread: by the thread id of a message.
+    let (_, b) = api
+        .get(&format!("/users/{user}/mailboxes/{inbox}/messages/1"))
+        .await;
+    let thread = b["thread"].as_str().expect("thread").to_string();
+    assert_eq!(
+        q(&api, &user, &format!("thread:{thread}")).await,
+        ["dinner and movie tonight"]
+    );
+    // Ignored keywords match everything (as WildDuck ignores them).
+    assert_eq!(q(&api, &user, "has:pictures").await.len(), 5);
+    // `q` replaces the structured filters.
+    let (s, b) = api
+        .get(&format!("/users/{user}/search?q=kupi&subject=nomatch"))
+        .await;
+    assert_eq!((s, b["total"].as_u64()), (200, Some(3)));
+
+    // Text terms skip \Deleted messages (WildDuck's `searchable`).
+    let (s, _) = api
+        .put(
+            &format!("/users/{user}/mailboxes/{junk}/messages/1"),
+            json!({"deleted": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        q(&api, &user, "kupi").await,
+        ["dinner and movie tonight", "re: dinner"]
+    );
+    assert_eq!(q(&api, &user, "in:junk").await, ["cheap stuff"]);
+}
+
+#[tokio::test]
+async fn q_language_malformed_is_400() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("qbad").await;
+    let deep = format!("{}a{}", "(".repeat(200), ")".repeat(200));
+    let long = "a ".repeat(600);
+    for bad in [
+        "(kupi",
+        "kupi)",
+        "\"kupi",
+        "kupi OR",
+        "AND kupi",
+        "a OR OR b",
+        "()",
+        "is:nonsense",
+        "-",
+        "x\\",
+        deep.as_str(),
+        long.as_str(),
+    ] {
+        let (s, b) = api
+            .get(&format!("/users/{user}/search?q={}", pct(bad)))
+            .await;
+        assert_eq!(s, 400, "{bad}: {b}");
+        assert_eq!(b["code"], "InputValidationError", "{bad}");
+        assert!(b["details"]["q"].is_string(), "{bad}: {b}");
+    }
+    // Many terms joined by OR stay shallow enough for the core.
+    let many = (0..100)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let (s, b) = api
+        .get(&format!("/users/{user}/search?q={}", pct(&many)))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    // Blank `q` is absent.
+    let (s, b) = api.get(&format!("/users/{user}/search?q=%20%20")).await;
+    assert_eq!((s, b["total"].as_u64()), (200, Some(0)));
+}
+
+#[tokio::test]
+async fn structured_search_parameters() {
+    let api = start(Kind::Sqlite).await;
+    let (user, inbox, sent, _junk) = seeded(&api).await;
+    let get = |qs: String| {
+        let api = &api;
+        let user = user.clone();
+        async move {
+            let (s, b) = api.get(&format!("/users/{user}/search?{qs}")).await;
+            assert_eq!(s, 200, "{qs}: {b}");
+            subjects(&b)
+        }
+    };
+    assert_eq!(
+        get(format!("mailbox={inbox}&id=1,3")).await,
+        ["Report with attachment ✔", "dinner and movie tonight"]
+    );
+    assert_eq!(
+        get(format!("mailbox={inbox}&id=2:*")).await,
+        ["Report with attachment ✔", "weekly report"]
+    );
+    // `searchable` leaves Junk and Trash out.
+    assert_eq!(get("query=kupi&searchable=true".into()).await.len(), 2);
+    // `or`: at least one of the terms.
+    let (s, b) = api
+        .post(
+            &format!("/users/{user}/search"),
+            json!({"action": {}, "or": "nope"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    // `or`: at least one of the terms (a JSON body on GET is merged as WildDuck merges it).
+    let (s, b) = api
+        .call(
+            "GET",
+            &format!("/users/{user}/search"),
+            Some(json!({"or": {"from": "bob", "subject": "cheap"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(subjects(&b), ["cheap stuff", "weekly report"]);
+    // false booleans add nothing (WildDuck).
+    assert_eq!(get("unseen=false&flagged=false".into()).await.len(), 5);
+    // Ordering by internal date.
+    let (_, b) = api
+        .get(&format!("/users/{user}/search?order=asc&limit=1"))
+        .await;
+    assert_eq!(b["results"][0]["subject"], "dinner and movie tonight");
+    assert!(b["nextCursor"].is_string());
+    let next = b["nextCursor"].as_str().unwrap_or_default().to_string();
+    let (_, b2) = api
+        .get(&format!(
+            "/users/{user}/search?order=asc&limit=1&next={next}"
+        ))
+        .await;
+    assert_eq!(b2["results"][0]["subject"], "weekly report");
+    let (s, _) = api
+        .get(&format!("/users/{user}/search?mailbox={sent}&id=abc"))
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = api.get(&format!("/users/{user}/search?order=up")).await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn search_apply_moves_and_flags() {
+    let api = start(Kind::Sqlite).await;
+    let (user, inbox, _sent, junk) = seeded(&api).await;
+    let archive = {
+        let (s, b) = api
+            .post(
+                &format!("/users/{user}/mailboxes"),
+                json!({"path": "Archive2"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b["id"].as_str().expect("id").to_string()
+    };
+    // Flags only.
+    let (s, b) = api
+        .post(
+            &format!("/users/{user}/search"),
+            json!({"q": "kupi", "action": {"flagged": true, "seen": false}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["success"], true);
+    assert_eq!(b["existing"], false);
+    assert_eq!(b["scheduled"].as_str().map(str::len), Some(24));
+    let (_, b) = api.get(&format!("/users/{user}/search?flagged=true")).await;
+    assert_eq!(
+        subjects(&b),
+        [
+            "cheap stuff",
+            "dinner and movie tonight",
+            "re: dinner",
+            "weekly report"
+        ]
+    );
+    // Move with structured criteria.
+    let (s, b) = api
+        .post(
+            &format!("/users/{user}/search"),
+            json!({"mailbox": inbox, "from": "bob", "action": {"moveTo": archive}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = api
+        .get(&format!("/users/{user}/mailboxes/{archive}/messages"))
+        .await;
+    assert_eq!(subjects(&b), ["weekly report"]);
+    let (_, b) = api
+        .get(&format!("/users/{user}/mailboxes/{junk}/messages"))
+        .await;
+    assert_eq!(b["results"][0]["flagged"], true);
+
+    // Validation: action required and typed; unknown target mailbox → 404.
+    for (body, field) in [
+        (json!({"q": "x"}), "action"),
+        (json!({"q": "x", "action": 5}), "action"),
+        (
+            json!({"q": "x", "action": {"moveTo": "zz"}}),
+            "action.moveTo",
+        ),
+        (
+            json!({"q": "x", "action": {"seen": "maybe"}}),
+            "action.seen",
+        ),
+        (json!({"q": "(x", "action": {"seen": true}}), "q"),
+    ] {
+        let (s, b) = api.post(&format!("/users/{user}/search"), body).await;
+        assert_eq!(s, 400, "{b}");
+        assert!(b["details"][field].is_string(), "{field}: {b}");
+    }
+    let (s, b) = api
+        .post(
+            &format!("/users/{user}/search"),
+            json!({"q": "x", "action": {"moveTo": "0123456789abcdef01234567"}}),
+        )
+        .await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("NoSuchMailbox")));
+    let (s, b) = api
+        .post(
+            "/users/0123456789abcdef01234567/search",
+            json!({"q": "x", "action": {"seen": true}}),
+        )
+        .await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("UserNotFound")));
+}
+
+#[tokio::test]
+async fn structured_upload_builds_the_message() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("composer").await;
+    let inbox = api.mailbox(&user, "INBOX").await;
+    let payload = b"binary \x00\x01\x02 payload".to_vec();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&payload);
+    let (s, b) = api
+        .post(
+            &format!("/users/{user}/mailboxes/{inbox}/messages"),
+            json!({
+                "from": {"name": "Jürgen Müller", "address": "jurgen@example.org"},
+                "to": [{"name": "Ann", "address": "ann@example.com"}, {"address": "bob@example.com"}],
+                "cc": [{"address": "carol@example.com"}],
+                "replyTo": {"address": "replies@example.org"},
+                "subject": "Structured ✔ upload",
+                "text": "Hello there",
+                "html": "<p>Hello <b>there</b></p>",
+                "headers": [{"key": "X-Custom", "value": "yes\r\nInjected: no"}],
+                "attachments": [{"filename": "data.bin", "content": b64, "contentType": "application/octet-stream"}],
+                "unseen": true,
+                "date": "2025-06-03T10:34:56.000Z"
+            }),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let uid = b["message"]["id"].as_u64().expect("uid");
+    let (s, m) = api
+        .get(&format!("/users/{user}/mailboxes/{inbox}/messages/{uid}"))
+        .await;
+    assert_eq!(s, 200, "{m}");
+    assert_eq!(m["subject"], "Structured ✔ upload");
+    assert_eq!(m["from"]["address"], "jurgen@example.org");
+    assert_eq!(m["from"]["name"], "Jürgen Müller");
+    assert_eq!(m["to"][1]["address"], "bob@example.com");
+    assert_eq!(m["cc"][0]["address"], "carol@example.com");
+    assert_eq!(m["replyTo"][0]["address"], "replies@example.org");
+    assert_eq!(m["seen"], false);
+    assert!(m["text"].as_str().unwrap_or("").contains("Hello there"));
+    assert!(m["html"].to_string().contains("<b>there</b>"));
+    assert_eq!(m["attachments"][0]["filename"], "data.bin");
+    assert_eq!(m["date"], "2025-06-03T10:34:56.000Z");
+    let att = m["attachments"][0]["id"].as_str().expect("att").to_string();
+    let bytes = api
+        .client
+        .get(api.url(&format!(
+            "/users/{user}/mailboxes/{inbox}/messages/{uid}/attachments/{att}"
+        )))
+        .send()
+        .await
+        .expect("send")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(bytes.as_ref(), payload.as_slice());
+    let raw = api
+        .client
+        .get(api.url(&format!(
+            "/users/{user}/mailboxes/{inbox}/messages/{uid}/message.eml"
+        )))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(raw.contains("X-Custom: yes  Injected: no\r\n"), "{raw}");
+    assert!(!raw.contains("\r\nInjected:"), "{raw}");
+    assert!(raw.contains("Message-ID: <"), "{raw}");
+
+    // From defaults to the user's own name and address.
+    let (s, b) = api
+        .post(
+            &format!("/users/{user}/mailboxes/{inbox}/messages"),
+            json!({"subject": "no from", "text": "x"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let uid = b["message"]["id"].as_u64().expect("uid");
+    let (_, m) = api
+        .get(&format!("/users/{user}/mailboxes/{inbox}/messages/{uid}"))
+        .await;
+    assert_eq!(m["from"]["address"], "composer@example.com");
+    assert_eq!(m["seen"], true);
+
+    // Validation of the structured fields.
+    for (body, field) in [
+        (
+            json!({"from": {"address": "not an address"}}),
+            "from.address",
+        ),
+        (json!({"from": "x@example.com"}), "from"),
+        (json!({"to": [{"name": "n"}]}), "to[0].address"),
+        (json!({"to": "a@example.com"}), "to"),
+        (
+            json!({"attachments": [{"filename": "a"}]}),
+            "attachments[0].content",
+        ),
+        (
+            json!({"attachments": [{"content": "***"}]}),
+            "attachments[0].content",
+        ),
+        (
+            json!({"headers": [{"key": "Bad Key", "value": "v"}]}),
+            "headers[0].key",
+        ),
+        (json!({"subject": 5}), "subject"),
+        (json!({"files": ["0123456789abcdef01234567"]}), "files"),
+    ] {
+        let (s, b) = api
+            .post(&format!("/users/{user}/mailboxes/{inbox}/messages"), body)
+            .await;
+        assert_eq!(s, 400, "{field}: {b}");
+        assert!(b["details"][field].is_string(), "{field}: {b}");
+    }
+}
+
+#[tokio::test]
+async fn simple_messages_still_upload() {
+    // The raw form still wins over structured fields.
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("rawwins").await;
+    let inbox = api.mailbox(&user, "INBOX").await;
+    let raw = String::from_utf8(simple("Raw wins")).expect("utf8");
+    let (s, b) = api
+        .post(
+            &format!("/users/{user}/mailboxes/{inbox}/messages"),
+            json!({"raw": raw, "subject": "ignored"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, m) = api
+        .get(&format!("/users/{user}/mailboxes/{inbox}/messages/1"))
+        .await;
+    assert_eq!(m["subject"], "Raw wins");
+}
