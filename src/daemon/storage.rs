@@ -101,7 +101,8 @@ pub async fn open(config: &Config) -> Result<Storage, ConfigError> {
         .map_err(|e| unreachable("mongo", &shown_mongo, &e))?;
     let services = Services::new(store.backend(), Some(bus.notifier.clone()), sc)
         .with_locks(bus.locks.clone())
-        .with_counters(bus.counters.clone());
+        .with_counters(bus.counters.clone())
+        .with_kv(bus.kv.clone());
     Ok(Storage {
         services,
         description: format!("MongoDB {shown_mongo} (database {db_name}) + Redis {shown_redis}"),

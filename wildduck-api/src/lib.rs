@@ -25,6 +25,33 @@ pub struct ApiConfig {
     pub access_token: Option<String>,
     /// Largest request body in bytes; larger ones get 413 `PayloadTooLarge`.
     pub body_limit: usize,
+    /// WildDuck's `api.accessControl`: user and role tokens.
+    pub access_control: AccessControl,
+}
+
+/// WildDuck's `[api.accessControl]` settings.
+#[derive(Debug, Clone)]
+pub struct AccessControl {
+    /// Require a valid token on every request (a token given is checked even when off).
+    pub enabled: bool,
+    /// HMAC key of the token signatures; changing it invalidates every token.
+    pub secret: String,
+    /// A token's idle lifetime, extended on each use (`tokenTTL`, default 14 days).
+    pub token_ttl: std::time::Duration,
+    /// A token's maximum age (`tokenLifetime`, default 180 days).
+    pub token_lifetime: std::time::Duration,
+}
+
+impl Default for AccessControl {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            // WildDuck's shipped default; a deployment sets its own.
+            secret: "a secret cat".into(),
+            token_ttl: std::time::Duration::from_secs(14 * 24 * 3600),
+            token_lifetime: std::time::Duration::from_secs(180 * 24 * 3600),
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -33,6 +60,7 @@ impl Default for ApiConfig {
             access_token: None,
             // A message upload may be as large as a stored message (64 MiB) plus JSON overhead.
             body_limit: wildduck_core::message::MAX_MESSAGE_SIZE + 1024 * 1024,
+            access_control: AccessControl::default(),
         }
     }
 }
@@ -121,7 +149,22 @@ pub fn router(state: ApiState) -> Router {
             "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}",
             get(messages::attachment),
         )
+        .route(
+            "/users/{user}/asps",
+            get(routes::asps::list).post(routes::asps::create),
+        )
+        .route(
+            "/users/{user}/asps/{asp}",
+            get(routes::asps::get).delete(routes::asps::delete),
+        )
+        .route("/users/{user}/authlog", get(routes::authlog::list))
+        .route("/users/{user}/authlog/{event}", get(routes::authlog::get))
         .route("/openapi.json", get(openapi::serve))
+        // Permissions per route (after routing, so the route's pattern is known).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

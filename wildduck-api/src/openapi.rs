@@ -21,6 +21,48 @@ type Route = (
 /// Every route [`crate::router`] mounts.
 pub const ROUTES: &[Route] = &[
     (
+        HttpMethod::Get,
+        "/users/{user}/asps",
+        "ApplicationPasswords",
+        "getASPs",
+        "List the application passwords of a user",
+    ),
+    (
+        HttpMethod::Post,
+        "/users/{user}/asps",
+        "ApplicationPasswords",
+        "createASP",
+        "Create an application password (shown once)",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/asps/{asp}",
+        "ApplicationPasswords",
+        "getASP",
+        "One application password",
+    ),
+    (
+        HttpMethod::Delete,
+        "/users/{user}/asps/{asp}",
+        "ApplicationPasswords",
+        "deleteASP",
+        "Delete an application password",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/authlog",
+        "Authentication",
+        "getAuthlog",
+        "List authentication events, newest first",
+    ),
+    (
+        HttpMethod::Get,
+        "/users/{user}/authlog/{event}",
+        "Authentication",
+        "getAuthlogEvent",
+        "One authentication event",
+    ),
+    (
         HttpMethod::Put,
         "/users/{user}/logout",
         "Users",
@@ -272,6 +314,10 @@ pub fn document() -> OpenApi {
             .response(
                 "400",
                 ResponseBuilder::new().description("InputValidationError"),
+            )
+            .response(
+                "403",
+                ResponseBuilder::new().description("InvalidToken or MissingPrivileges"),
             )
             .response("404", ResponseBuilder::new().description("Not found"));
         for seg in path.split('/') {

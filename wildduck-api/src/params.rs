@@ -95,6 +95,22 @@ impl FromRequest<ApiState> for Params {
         }
         // The access token is authentication, not a parameter (WildDuck deletes it too).
         map.remove("accessToken");
+        // Attributes the caller's role may not set are dropped, as WildDuck's
+        // `permission.filter` does.
+        if let Some(denied) = parts.extensions.get::<crate::auth::DeniedFields>() {
+            for f in &denied.0 {
+                map.remove(*f);
+            }
+        }
+        // `me` as `:user` is the user of the request's user token.
+        if map.get("user").and_then(Value::as_str) == Some("me")
+            && let Some(id) = parts
+                .extensions
+                .get::<crate::auth::Identity>()
+                .and_then(crate::auth::Identity::user_id)
+        {
+            map.insert("user".into(), Value::String(id.to_string()));
+        }
         Ok(Params { map, raw_body })
     }
 }

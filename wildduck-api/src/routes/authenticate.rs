@@ -1,11 +1,14 @@
 //! `POST /authenticate`: password authentication with a scope, as WildDuck's webmail and
-//! services use it (the user-token half, `token: true`, needs the Redis token store: not yet).
+//! services use it; with `token: true` it also issues a user access token
+//! ([`crate::auth::tokens`]), which `DELETE /authenticate` revokes.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 use wildduck_core::ErrorKind;
-use wildduck_core::service::login::{LoginRequest, SCOPE_DISABLED_MESSAGE, Scope};
+use wildduck_core::service::login::{
+    INVALID_SCOPE_MESSAGE, LoginRequest, SCOPE_DISABLED_MESSAGE, Scope,
+};
 
 use super::ok;
 use crate::ApiState;
@@ -34,8 +37,9 @@ pub async fn post(State(state): State<ApiState>, p: Params) -> ApiResult {
         }
     };
     let token = v.opt_bool("token").unwrap_or(false);
-    if token {
-        v.reject("token", "\"token\" is not supported yet");
+    if token && scope != Some(Scope::Master) {
+        // WildDuck: a token can only be asked for with the master scope.
+        v.reject("scope", "\"scope\" must be [master]");
     }
     let protocol = v.opt_str("protocol", 64).unwrap_or_else(|| "API".into());
     v.accept(&["appId"]);
@@ -68,11 +72,16 @@ pub async fn post(State(state): State<ApiState>, p: Params) -> ApiResult {
         })
         .await
         .map_err(|e| match e.kind() {
-            ErrorKind::AuthFailed if e.message() == SCOPE_DISABLED_MESSAGE => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "InvalidAuthScope",
-                SCOPE_DISABLED_MESSAGE,
-            ),
+            ErrorKind::AuthFailed
+                if e.message() == SCOPE_DISABLED_MESSAGE
+                    || e.message() == INVALID_SCOPE_MESSAGE =>
+            {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "InvalidAuthScope",
+                    e.message().to_string(),
+                )
+            }
             ErrorKind::AuthFailed | ErrorKind::NotFound => {
                 ApiError::new(StatusCode::FORBIDDEN, "AuthFailed", "Authentication failed")
             }
@@ -83,7 +92,7 @@ pub async fn post(State(state): State<ApiState>, p: Params) -> ApiResult {
             ),
             _ => ApiError::from_core(e, USER_NF),
         })?;
-    Ok(ok(json!({
+    let mut body = json!({
         "success": true,
         "id": user.id.to_string(),
         "username": user.username,
@@ -91,7 +100,12 @@ pub async fn post(State(state): State<ApiState>, p: Params) -> ApiResult {
         "scope": scope_s,
         "require2fa": false,
         "requirePasswordChange": false,
-    })))
+    });
+    if token {
+        let t = crate::auth::tokens::issue_user_token(&state, user.id).await?;
+        body["token"] = json!(t);
+    }
+    Ok(ok(body))
 }
 
 fn parse_scope(v: &mut Validator<'_>) -> Option<(Scope, String)> {
@@ -154,11 +168,17 @@ pub async fn preauth(State(state): State<ApiState>, p: Params) -> ApiResult {
     })))
 }
 
-/// `DELETE /authenticate`: invalidates the request's user token. This port issues no user tokens
-/// yet, so there is never one to delete → `{"success": true}` (WildDuck answers the same when the
-/// request carries no user token).
-pub async fn delete(p: Params) -> ApiResult {
+/// `DELETE /authenticate`: invalidates the request's user or role token →
+/// `{"success": true}` (also when the request carries none, as WildDuck answers).
+pub async fn delete(
+    State(state): State<ApiState>,
+    identity: Option<axum::Extension<crate::auth::Identity>>,
+    p: Params,
+) -> ApiResult {
     let v = Validator::new(&p);
     v.finish(true)?;
+    if let Some(hash) = identity.as_ref().and_then(|i| i.token_hash.as_deref()) {
+        crate::auth::tokens::revoke(&state, hash).await;
+    }
     Ok(ok(json!({ "success": true })))
 }

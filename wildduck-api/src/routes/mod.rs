@@ -9,7 +9,9 @@ use serde_json::Value;
 use crate::error::ApiError;
 
 pub mod addresses;
+pub mod asps;
 pub mod authenticate;
+pub mod authlog;
 pub mod compose;
 pub mod health;
 pub mod mailboxes;

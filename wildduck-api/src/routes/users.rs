@@ -285,7 +285,11 @@ fn tag_list(raw: Option<String>, seen: &mut Vec<String>) -> Vec<String> {
 
 /// `GET /users` (`query`, `tags`, `requiredTags`, `limit`, `next`, `previous`, `page`) → paged
 /// listing in id order.
-pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
+pub async fn list(
+    State(state): State<ApiState>,
+    own_only: Option<axum::Extension<crate::auth::OwnOnly>>,
+    p: Params,
+) -> ApiResult {
     use wildduck_core::service::api_users::UserFilter;
     let mut v = Validator::new(&p);
     let query = v.opt_str("query", 255).map(|q| q.to_lowercase());
@@ -304,11 +308,15 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
         any_tags,
         all_tags,
     };
-    let users = state
+    let mut users = state
         .services
         .list_users(&filter)
         .await
         .map_err(|e| ApiError::from_core(e, USER_NF))?;
+    // A user token lists only its own user (WildDuck `readOwn('userlisting')`).
+    if let Some(axum::Extension(crate::auth::OwnOnly(me))) = own_only {
+        users.retain(|u| u.id == me);
+    }
     let mut body = crate::pagination::paginate(
         users,
         &page,

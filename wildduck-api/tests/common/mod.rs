@@ -61,7 +61,8 @@ async fn services(kind: Kind) -> (Services, Box<dyn std::any::Any + Send + Sync>
             .expect("redis");
             let s = Services::new(store.backend(), Some(bus.notifier.clone()), config)
                 .with_locks(bus.locks.clone())
-                .with_counters(bus.counters.clone());
+                .with_counters(bus.counters.clone())
+                .with_kv(bus.kv.clone());
             (s, Box::new((store, bus)))
         }
     }

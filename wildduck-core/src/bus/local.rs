@@ -13,8 +13,8 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::{
-    BusEvent, Counters, LimitedCount, LockGuard, Locks, Notification, Notifier, Subscription,
-    TtlCount,
+    BusEvent, Counters, KeyValue, LimitedCount, LockGuard, Locks, Notification, Notifier,
+    Subscription, TtlCount,
 };
 use crate::Result;
 
@@ -130,6 +130,87 @@ impl CounterMap {
         if self.ops.is_multiple_of(SWEEP_EVERY) {
             self.keys.retain(|_, e| e.expires.is_none_or(|at| at > now));
         }
+    }
+}
+
+/// In-process [`KeyValue`]: hashes with an expiry in a mutex-protected map.
+#[derive(Debug, Default)]
+pub struct LocalKv {
+    map: Mutex<KvMap>,
+}
+
+#[derive(Debug, Default)]
+struct KvMap {
+    entries: HashMap<String, (HashMap<String, String>, Instant)>,
+    ops: u64,
+}
+
+impl KvMap {
+    /// The live entry of `key`; an expired one is dropped on the way.
+    fn live(&mut self, key: &str, now: Instant) -> Option<&mut (HashMap<String, String>, Instant)> {
+        if self.entries.get(key).is_some_and(|(_, at)| *at <= now) {
+            self.entries.remove(key);
+        }
+        self.entries.get_mut(key)
+    }
+}
+
+impl LocalKv {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl KeyValue for LocalKv {
+    async fn hash_set(&self, key: &str, fields: &[(&str, String)], ttl: Duration) -> Result<()> {
+        let now = Instant::now();
+        let mut m = lock(&self.map);
+        m.ops += 1;
+        if m.ops.is_multiple_of(SWEEP_EVERY) {
+            m.entries.retain(|_, (_, at)| *at > now);
+        }
+        let at = now + ttl;
+        let entry = match m.live(key, now) {
+            Some(e) => e,
+            None => m
+                .entries
+                .entry(key.to_string())
+                .or_insert_with(|| (HashMap::new(), at)),
+        };
+        for (k, v) in fields {
+            entry.0.insert((*k).to_string(), v.clone());
+        }
+        entry.1 = at;
+        Ok(())
+    }
+
+    async fn hash_get_all(&self, key: &str) -> Result<HashMap<String, String>> {
+        let now = Instant::now();
+        Ok(lock(&self.map)
+            .live(key, now)
+            .map(|(h, _)| h.clone())
+            .unwrap_or_default())
+    }
+
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
+        let now = Instant::now();
+        Ok(match lock(&self.map).live(key, now) {
+            Some(e) => {
+                e.1 = now + ttl;
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        let now = Instant::now();
+        let mut m = lock(&self.map);
+        let live = m.live(key, now).is_some();
+        m.entries.remove(key);
+        Ok(live)
     }
 }
 

@@ -281,6 +281,22 @@ pub trait Counters: Send + Sync + fmt::Debug {
     async fn clear(&self, key: &str) -> Result<()>;
 }
 
+/// Small shared records with a lifetime (Redis hashes with an expiry). The API keeps its access
+/// tokens here as WildDuck does (`tn:token:<sha256 of the token>`), so a token issued by one
+/// instance (or by WildDuck) works on every other one.
+#[async_trait]
+pub trait KeyValue: Send + Sync + fmt::Debug {
+    /// Writes `fields` into the hash `key` (other fields are kept) and sets its lifetime to `ttl`,
+    /// in one atomic step (WildDuck: `MULTI HMSET EXPIRE`).
+    async fn hash_set(&self, key: &str, fields: &[(&str, String)], ttl: Duration) -> Result<()>;
+    /// Every field of the hash `key`; empty when it is absent or expired.
+    async fn hash_get_all(&self, key: &str) -> Result<std::collections::HashMap<String, String>>;
+    /// Sets the lifetime of `key` to `ttl` from now; `false` when it is absent.
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool>;
+    /// Deletes `key`; `false` when it was absent.
+    async fn delete(&self, key: &str) -> Result<bool>;
+}
+
 /// Proof of holding a lock, returned by [`Locks::acquire`]. Give it back with [`Locks::release`]; if it is
 /// dropped instead, the lock expires after its TTL.
 #[derive(Debug, PartialEq, Eq)]

@@ -18,8 +18,8 @@ use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
 use super::{
-    BusEvent, Counters, EVENTS_CHANNEL, LimitedCount, LockGuard, Locks, Notification, Notifier,
-    Subscription, TtlCount, split_lock_name, whole_millis, whole_seconds,
+    BusEvent, Counters, EVENTS_CHANNEL, KeyValue, LimitedCount, LockGuard, Locks, Notification,
+    Notifier, Subscription, TtlCount, split_lock_name, whole_millis, whole_seconds,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -63,6 +63,8 @@ pub struct RedisBus {
     pub counters: Arc<RedisCounters>,
     /// Locks.
     pub locks: Arc<RedisLocks>,
+    /// Hashes with a lifetime (API access tokens).
+    pub kv: Arc<RedisKv>,
 }
 
 impl RedisBus {
@@ -74,6 +76,7 @@ impl RedisBus {
         Ok(Self {
             notifier: Arc::new(notifier),
             counters: Arc::new(RedisCounters::new(conn.clone())),
+            kv: Arc::new(RedisKv::new(conn.clone())),
             locks: Arc::new(RedisLocks::new(conn)),
         })
     }
@@ -532,5 +535,81 @@ impl Locks for RedisLocks {
             .await
             .map_err(|e| backend("lock release", e))?;
         Ok(ok != 0)
+    }
+}
+
+/// [`KeyValue`] over Redis hashes (plain `HSET`/`HGETALL`/`EXPIRE`/`DEL`, as WildDuck writes its
+/// `tn:token:*` records).
+#[derive(Clone)]
+pub struct RedisKv {
+    conn: ConnectionManager,
+}
+
+impl std::fmt::Debug for RedisKv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisKv").finish_non_exhaustive()
+    }
+}
+
+impl RedisKv {
+    /// Hashes over `conn`.
+    pub fn new(conn: ConnectionManager) -> Self {
+        Self { conn }
+    }
+}
+
+#[async_trait]
+impl KeyValue for RedisKv {
+    async fn hash_set(&self, key: &str, fields: &[(&str, String)], ttl: Duration) -> Result<()> {
+        if fields.is_empty() {
+            return self.expire(key, ttl).await.map(|_| ());
+        }
+        let mut conn = self.conn.clone();
+        let mut hset = redis::cmd("HSET");
+        hset.arg(key);
+        for (k, v) in fields {
+            hset.arg(*k).arg(v);
+        }
+        redis::pipe()
+            .atomic()
+            .add_command(hset)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(key)
+            .arg(whole_seconds(ttl))
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| backend("hset", e))
+    }
+
+    async fn hash_get_all(&self, key: &str) -> Result<std::collections::HashMap<String, String>> {
+        let mut conn = self.conn.clone();
+        redis::cmd("HGETALL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend("hgetall", e))
+    }
+
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        redis::cmd("EXPIRE")
+            .arg(key)
+            .arg(whole_seconds(ttl))
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|n| n > 0)
+            .map_err(|e| backend("expire", e))
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(key)
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|n| n > 0)
+            .map_err(|e| backend("del", e))
     }
 }

@@ -1,11 +1,13 @@
 //! Plain domain types shared by the store traits, the services and the adapters. No database types
 //! appear here: backends map these to their own representation.
 
+mod auth;
 mod flags;
 mod ids;
 mod types;
 mod uid;
 
+pub use auth::{AUTHLOG_BUCKET_MS, Asp, AuthEvent, AuthLogFilter};
 pub use flags::{Flag, FlagOp, Flags, MAX_KEYWORD_LEN};
 pub use ids::{AddressId, JournalId, MailboxId, MessageId, ObjectId, ThreadId, UserId};
 pub use types::{

@@ -8,8 +8,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::Services;
+use super::authlog::AuthLogEntry;
 use super::users::unameview;
-use crate::model::User;
+use crate::model::{ObjectId, Timestamp, User};
 use crate::{Error, ErrorKind, Result};
 
 /// Failed logins allowed per user within [`USER_AUTH_WINDOW`] (WildDuck `USER_AUTH_FAILURES`).
@@ -45,6 +46,39 @@ impl Scope {
             Self::Smtp => "smtp",
         }
     }
+}
+
+/// How a login ended, as [`LoginObserver`]s are told (the error returned says the same to the
+/// client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoginOutcome {
+    /// Logged in.
+    Success,
+    /// Unknown user, wrong or empty password, disabled or suspended account.
+    Failure,
+    /// The password was right but the account has the scope disabled.
+    ScopeDisabled,
+    /// Refused without checking: too many recent failures.
+    RateLimited,
+}
+
+impl LoginOutcome {
+    /// Lower-case label (`success`, `failure`, `scope_disabled`, `rate_limited`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::ScopeDisabled => "scope_disabled",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+}
+
+/// Receives the outcome of every [`Services::login`] (set with
+/// [`Services::with_login_observer`]). Called on the login's task: count, do not block.
+pub trait LoginObserver: Send + Sync + std::fmt::Debug {
+    /// `protocol` is the request's protocol name as given (`IMAP`, `POP3`, …).
+    fn login(&self, protocol: &str, scope: Scope, outcome: LoginOutcome);
 }
 
 /// One login attempt.
@@ -89,6 +123,21 @@ fn auth_failed() -> Error {
     Error::new(ErrorKind::AuthFailed, AUTH_FAILED_MESSAGE)
 }
 
+/// The message of a login with a password that is not valid for the scope asked for (an
+/// application-specific password without that scope).
+pub const INVALID_SCOPE_MESSAGE: &str = "Authentication failed. Invalid scope";
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct LoginSuccess {
+    /// The user.
+    pub user: User,
+    /// The application-specific password used, `None` for the account password.
+    pub asp: Option<ObjectId>,
+    /// The authlog entry of this login, when it could be written.
+    pub auth_event: Option<ObjectId>,
+}
+
 impl Services {
     /// Logs a user in for `req.scope`.
     ///
@@ -97,11 +146,42 @@ impl Services {
     ///   or suspended account, account without password;
     /// - `AuthFailed` with [`SCOPE_DISABLED_MESSAGE`]: the password is right but the account has
     ///   `req.scope` disabled (checked after the password so it reveals nothing to a guesser);
+    /// - `AuthFailed` with [`INVALID_SCOPE_MESSAGE`]: an application-specific password without
+    ///   `req.scope`;
     /// - `RateLimited`: too many failures for this user (or name) in the window;
     /// - `Backend`: the store failed.
     ///
     /// A counter failure (e.g. Redis down) is logged and does not block logins.
     pub async fn login(&self, req: LoginRequest<'_>) -> Result<User> {
+        self.login_detailed(req).await.map(|s| s.user)
+    }
+
+    /// [`Services::login`] with what was used: the account password (scope `master`, or any
+    /// scope when the account has no second factor: this port has no 2FA model yet) or, for
+    /// `imap`/`pop3`/`smtp`, an application-specific password that has the scope. Every
+    /// attempt on a known account is written to the authentication log as WildDuck does.
+    /// The outcome is told to the [`LoginObserver`] set with [`Services::with_login_observer`].
+    pub async fn login_detailed(&self, req: LoginRequest<'_>) -> Result<LoginSuccess> {
+        let result = self.login_unobserved(req).await;
+        if let Some(o) = &self.login_observer {
+            let outcome = match &result {
+                Ok(_) => Some(LoginOutcome::Success),
+                Err(e) if e.kind() == ErrorKind::RateLimited => Some(LoginOutcome::RateLimited),
+                Err(e) if e.message() == SCOPE_DISABLED_MESSAGE => {
+                    Some(LoginOutcome::ScopeDisabled)
+                }
+                Err(e) if e.kind() == ErrorKind::AuthFailed => Some(LoginOutcome::Failure),
+                // A store failure is not a login outcome.
+                Err(_) => None,
+            };
+            if let Some(outcome) = outcome {
+                o.login(req.protocol, req.scope, outcome);
+            }
+        }
+        result
+    }
+
+    async fn login_unobserved(&self, req: LoginRequest<'_>) -> Result<LoginSuccess> {
         let log_fail = |reason: &str| {
             tracing::info!(
                 username = req.username, protocol = req.protocol, scope = req.scope.as_str(),
@@ -125,6 +205,9 @@ impl Services {
             Err(e) => return Err(e),
         };
         let key = format!("auth_user:{}", user.id);
+        // Whether failures are on record: only then does a success have a counter to reset (one
+        // round trip less per login on Redis).
+        let mut failures_counted = true;
         match self
             .counters
             .ttl_counter_check(&key, USER_AUTH_FAILURES, USER_AUTH_WINDOW)
@@ -134,17 +217,63 @@ impl Services {
                 log_fail("rate limited");
                 return Err(rate_limited(c.ttl));
             }
-            Ok(_) => {}
+            Ok(c) => failures_counted = c.value > 0,
             Err(e) => tracing::warn!(error = %e, "auth rate-limit check failed"),
         }
-        let authed = match self.check_password(user, req.password).await {
-            Ok(u) => u,
+        let entry = |result: &str, source: Option<&str>| AuthLogEntry {
+            result: Some(result.to_string()),
+            protocol: Some(req.protocol.to_string()),
+            source: source.map(str::to_string),
+            sess: req.session.map(str::to_string),
+            ip: req.ip.map(|ip| ip.to_string()),
+            required_scope: Some(req.scope.as_str().to_string()),
+            ..Default::default()
+        };
+        let uid = user.id;
+        if user.disabled || user.suspended {
+            let result = if user.disabled {
+                "disabled"
+            } else {
+                "suspended"
+            };
+            log_fail(result);
+            self.log_auth_event(uid, entry(result, None)).await;
+            if let Some(ttl) = self.count_auth_failure(&key).await {
+                return Err(rate_limited(ttl));
+            }
+            return Err(auth_failed());
+        }
+        let (authed, asp) = match self.check_password(user.clone(), req.password).await {
+            Ok(u) => (u, None),
             Err(e) if e.kind() == ErrorKind::AuthFailed => {
-                log_fail("bad password or account disabled");
-                if let Some(ttl) = self.count_auth_failure(&key).await {
-                    return Err(rate_limited(ttl));
+                let found = if req.scope == Scope::Master {
+                    None
+                } else {
+                    self.match_asp(uid, req.password).await?
+                };
+                match found {
+                    Some(asp) if asp.allows(req.scope.as_str()) => (user, Some(asp)),
+                    Some(asp) => {
+                        log_fail("application password without the scope");
+                        let mut e = entry("fail", Some("asp"));
+                        e.asp = Some(asp.id);
+                        e.aname = Some(asp.description.clone());
+                        self.log_auth_event(uid, e).await;
+                        if let Some(ttl) = self.count_auth_failure(&key).await {
+                            return Err(rate_limited(ttl));
+                        }
+                        return Err(Error::new(ErrorKind::AuthFailed, INVALID_SCOPE_MESSAGE));
+                    }
+                    None => {
+                        log_fail("bad password");
+                        self.log_auth_event(uid, entry("fail", Some("master")))
+                            .await;
+                        if let Some(ttl) = self.count_auth_failure(&key).await {
+                            return Err(rate_limited(ttl));
+                        }
+                        return Err(auth_failed());
+                    }
                 }
-                return Err(auth_failed());
             }
             Err(e) => return Err(e),
         };
@@ -154,16 +283,46 @@ impl Services {
             .any(|s| s.eq_ignore_ascii_case(req.scope.as_str()))
         {
             log_fail("scope disabled");
+            self.log_auth_event(uid, entry("fail", None)).await;
             return Err(Error::new(ErrorKind::AuthFailed, SCOPE_DISABLED_MESSAGE));
         }
-        if let Err(e) = self.counters.clear(&key).await {
+        if failures_counted && let Err(e) = self.counters.clear(&key).await {
             tracing::warn!(error = %e, "auth rate-limit reset failed");
         }
+        let auth_event = match &asp {
+            None => {
+                self.log_auth_event(uid, entry("success", Some("master")))
+                    .await
+            }
+            Some(a) => {
+                let mut e = entry("success", Some("asp"));
+                e.asp = Some(a.id);
+                e.aname = Some(a.description.clone());
+                let ev = self.log_auth_event(uid, e).await;
+                let now = Timestamp::now();
+                // A temporary password lives `ttl` longer after each use.
+                let expires = a.ttl.map(|t| super::asps::expiry(now, t));
+                if let Err(err) = self
+                    .backend
+                    .asps
+                    .mark_asp_used(a.id, now, ev, req.ip.map(|ip| ip.to_string()), expires)
+                    .await
+                {
+                    tracing::warn!(error = %err, "application password use not recorded");
+                }
+                ev
+            }
+        };
         tracing::info!(
             user = %authed.id, username = req.username, protocol = req.protocol,
-            scope = req.scope.as_str(), ip = ?req.ip, session = req.session, "authenticated"
+            scope = req.scope.as_str(), ip = ?req.ip, session = req.session,
+            asp = ?asp.as_ref().map(|a| a.id), "authenticated"
         );
-        Ok(authed)
+        Ok(LoginSuccess {
+            user: authed,
+            asp: asp.map(|a| a.id),
+            auth_event,
+        })
     }
 
     /// Adds one failure to `key`; `Some(ttl)` when the key was already at the limit.

@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use crate::bus::{Counters, Locks, Notifier};
+use crate::bus::{Counters, KeyValue, Locks, Notifier};
 use crate::model::UserId;
 use crate::store::Backend;
 use crate::{Error, ErrorKind};
 
 pub mod addresses;
 pub mod api_users;
+pub mod asps;
+pub mod authlog;
 pub mod login;
 pub mod mailboxes;
 pub mod messages;
@@ -52,6 +54,11 @@ pub struct Services {
     /// Rate-limit counters (`auth_user:<id>`, `pdw:<user>`, …): in-process unless replaced with
     /// shared ones through [`Services::with_counters`].
     counters: Arc<dyn Counters>,
+    /// Told the outcome of every protocol login (metrics); see [`Services::with_login_observer`].
+    login_observer: Option<Arc<dyn login::LoginObserver>>,
+    /// Hashes with a lifetime (the API's access tokens): in-process unless replaced through
+    /// [`Services::with_kv`].
+    kv: Arc<dyn KeyValue>,
 }
 
 impl Services {
@@ -67,6 +74,8 @@ impl Services {
             config,
             locks: None,
             counters: Arc::new(crate::bus::local::LocalCounters::new()),
+            login_observer: None,
+            kv: Arc::new(crate::bus::local::LocalKv::new()),
         }
     }
 
@@ -82,6 +91,25 @@ impl Services {
     /// (e.g. Redis, so every instance and WildDuck share them) instead of in-process.
     pub fn with_counters(mut self, counters: Arc<dyn Counters>) -> Self {
         self.counters = counters;
+        self
+    }
+
+    /// The same services, keeping short-lived records (API access tokens) in `kv` (e.g. Redis,
+    /// so every instance and WildDuck share them) instead of in-process.
+    pub fn with_kv(mut self, kv: Arc<dyn KeyValue>) -> Self {
+        self.kv = kv;
+        self
+    }
+
+    /// The short-lived record store (API access tokens).
+    pub fn kv(&self) -> &Arc<dyn KeyValue> {
+        &self.kv
+    }
+
+    /// The same services, telling `observer` the outcome of every [`Services::login`] (e.g. a
+    /// daemon's authentication counters).
+    pub fn with_login_observer(mut self, observer: Arc<dyn login::LoginObserver>) -> Self {
+        self.login_observer = Some(observer);
         self
     }
 

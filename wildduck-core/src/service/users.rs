@@ -319,6 +319,7 @@ impl Services {
         }
         b.mailboxes.delete_user_mailboxes(id).await?;
         b.addresses.delete_user_addresses(id).await?;
+        b.asps.delete_user_asps(id).await?;
         b.users.delete_user(id).await?;
         Ok(())
     }

@@ -354,6 +354,62 @@ pub trait ThreadStore: Send + Sync + std::fmt::Debug {
     -> Result<Option<(String, Vec<String>)>>;
 }
 
+/// Application-specific passwords (`asps` collection).
+#[async_trait]
+pub trait AspStore: Send + Sync + std::fmt::Debug {
+    /// Inserts a password.
+    async fn insert_asp(&self, asp: &crate::model::Asp) -> Result<()>;
+    /// All of `user`'s passwords (expired temporary ones included: the caller filters), by id.
+    async fn list_asps(&self, user: UserId) -> Result<Vec<crate::model::Asp>>;
+    /// One of `user`'s passwords.
+    async fn get_asp(
+        &self,
+        user: UserId,
+        id: crate::model::ObjectId,
+    ) -> Result<Option<crate::model::Asp>>;
+    /// Deletes one of `user`'s passwords. `false` when absent.
+    async fn delete_asp(&self, user: UserId, id: crate::model::ObjectId) -> Result<bool>;
+    /// Records a successful use: `used`, `authEvent`, `authIp`, and a new `expires` for a
+    /// temporary password.
+    async fn mark_asp_used(
+        &self,
+        id: crate::model::ObjectId,
+        used: Timestamp,
+        auth_event: Option<crate::model::ObjectId>,
+        ip: Option<String>,
+        expires: Option<Timestamp>,
+    ) -> Result<()>;
+    /// Deletes all of a user's passwords; returns how many.
+    async fn delete_user_asps(&self, user: UserId) -> Result<u64>;
+}
+
+/// The authentication log (`authlog` collection).
+#[async_trait]
+pub trait AuthLogStore: Send + Sync + std::fmt::Debug {
+    /// Merges `event` into `event.user`'s entry with the same `key` created after
+    /// `bucket_start` (adds one to `events`, sets `last`), or inserts it with `events: 1`, in one
+    /// step. Returns the id of the entry written.
+    async fn log_event(
+        &self,
+        event: &crate::model::AuthEvent,
+        bucket_start: Timestamp,
+    ) -> Result<crate::model::ObjectId>;
+    /// `user`'s unexpired entries that pass `filter`, newest first.
+    async fn list_events(
+        &self,
+        user: UserId,
+        filter: &crate::model::AuthLogFilter,
+    ) -> Result<Vec<crate::model::AuthEvent>>;
+    /// One of `user`'s entries.
+    async fn get_event(
+        &self,
+        user: UserId,
+        id: crate::model::ObjectId,
+    ) -> Result<Option<crate::model::AuthEvent>>;
+    /// Deletes all of a user's entries; returns how many.
+    async fn delete_user_events(&self, user: UserId) -> Result<u64>;
+}
+
 /// A backend: one handle per aggregate. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Backend {
@@ -371,4 +427,8 @@ pub struct Backend {
     pub journal: Arc<dyn JournalStore>,
     /// Threads.
     pub threads: Arc<dyn ThreadStore>,
+    /// Application-specific passwords.
+    pub asps: Arc<dyn AspStore>,
+    /// Authentication log.
+    pub authlog: Arc<dyn AuthLogStore>,
 }

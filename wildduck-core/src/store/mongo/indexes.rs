@@ -89,5 +89,14 @@ pub(crate) static INDEXES: std::sync::LazyLock<Vec<IndexSpec>> = std::sync::Lazy
         idx!("threads", "thread_shard", { "user": "hashed" }),
         idx!("threads", "thread", { "user": 1, "ids": 1 }),
         idx!("threads", "thread_autoexpire", { "updated": 1 }, ttl = 15_552_000),
+        idx!("asps", "asps_user", { "user": 1 }),
+        idx!("asps", "entry_autoexpire", { "expires": 1 }, ttl = 0),
+        idx!("authlog", "user", { "user": 1, "_id": -1 }),
+        idx!("authlog", "insert", { "user": 1, "created": 1, "key": 1 }),
+        idx!("authlog", "user_by_ip", { "user": 1, "ip": 1, "_id": -1 },
+            partial = || doc! { "ip": true }),
+        idx!("authlog", "by_ip", { "ip": 1 }, sparse),
+        idx!("authlog", "user_hashed", { "user": "hashed" }),
+        idx!("authlog", "entry_autoexpire", { "expires": 1 }, ttl = 0),
     ]
 });

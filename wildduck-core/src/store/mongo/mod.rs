@@ -20,6 +20,7 @@ use crate::{Error, ErrorKind, Result};
 
 mod attachments;
 mod indexes;
+mod auth;
 mod journal;
 mod mailboxes;
 pub mod message_doc;
@@ -30,6 +31,7 @@ mod users;
 
 pub use attachments::MongoAttachments;
 pub use journal::MongoJournal;
+pub use auth::MongoAuth;
 pub use mailboxes::MongoMailboxes;
 pub use messages::MongoMessages;
 pub use threads::MongoThreads;
@@ -110,6 +112,8 @@ impl MongoStore {
                     ));
                 }
                 guard
+            asps: Arc::new(MongoAuth::new(self.db.clone())),
+            authlog: Arc::new(MongoAuth::new(self.db.clone())),
             }
             None => None,
         };

@@ -41,6 +41,7 @@ use crate::{Error, ErrorKind, Result};
 
 mod attachments;
 pub mod codec;
+mod auth;
 mod journal;
 mod mailboxes;
 mod messages;
@@ -165,7 +166,9 @@ impl SqliteStore {
             messages: me.clone(),
             attachments: me.clone(),
             journal: me.clone(),
-            threads: me,
+            threads: me.clone(),
+            asps: me.clone(),
+            authlog: me,
         }
     }
 

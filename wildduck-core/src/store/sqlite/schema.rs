@@ -6,11 +6,51 @@ use super::{get_meta, set_meta, sql};
 use crate::{Error, ErrorKind, Result};
 
 /// The schema version this binary writes. Files with a higher version are refused.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Migrations in order: `(version reached, statements)`. Each runs in one transaction together
 /// with the version bump, and uses `IF NOT EXISTS`, so re-running one after a crash is harmless.
-const MIGRATIONS: &[(u32, &str)] = &[(1, V1)];
+const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2_AUTH)];
+
+/// Application-specific passwords and the authentication log (WildDuck's `asps`, `authlog`).
+const V2_AUTH: &str = r#"
+CREATE TABLE IF NOT EXISTS asps (
+    id BLOB PRIMARY KEY,
+    user BLOB NOT NULL,
+    description TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    password TEXT NOT NULL,
+    selector TEXT NOT NULL,
+    used INTEGER,
+    auth_event BLOB,
+    auth_ip TEXT,
+    created INTEGER NOT NULL,
+    ttl INTEGER,
+    expires INTEGER
+);
+CREATE INDEX IF NOT EXISTS asps_user ON asps (user);
+CREATE TABLE IF NOT EXISTS authlog (
+    id BLOB PRIMARY KEY,
+    user BLOB NOT NULL,
+    action TEXT NOT NULL,
+    result TEXT,
+    protocol TEXT,
+    source TEXT,
+    asp BLOB,
+    aname TEXT,
+    temporary INTEGER,
+    sess TEXT,
+    ip TEXT,
+    required_scope TEXT,
+    created INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    key BLOB NOT NULL,
+    expires INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS authlog_user ON authlog (user, id);
+CREATE INDEX IF NOT EXISTS authlog_insert ON authlog (user, key, created);
+"#;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS users (
