@@ -67,8 +67,35 @@ async fn every_listener_answers_and_tls_uses_the_generated_certificate() {
     send(&mut p, "PASS change-me\r\n").await;
     let l = read_line(&mut p).await;
     assert!(l.starts_with("+OK"), "{l}");
+    send(&mut p, "STAT\r\n").await;
+    assert!(read_line(&mut p).await.starts_with("+OK"));
     send(&mut p, "QUIT\r\n").await;
     assert!(read_line(&mut p).await.starts_with("+OK"));
+
+    // An IMAP session with an APPEND (LITERAL+, so no continuation round trip).
+    send(&mut i, "b LOGIN alice change-me\r\n").await;
+    loop {
+        let l = read_line(&mut i).await;
+        assert!(!l.is_empty(), "connection closed during LOGIN");
+        if l.starts_with("b ") {
+            assert!(l.starts_with("b OK"), "{l}");
+            break;
+        }
+    }
+    let msg = "From: a@example.com\r\nSubject: metrics\r\n\r\nhello\r\n";
+    send(
+        &mut i,
+        &format!("c APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()),
+    )
+    .await;
+    loop {
+        let l = read_line(&mut i).await;
+        assert!(!l.is_empty(), "connection closed during APPEND");
+        if l.starts_with("c ") {
+            assert!(l.starts_with("c OK"), "{l}");
+            break;
+        }
+    }
 
     let (status, metrics) = http(api, "GET", "/metrics", "").await;
     assert!(status.contains(" 200 "), "{status}");
@@ -80,7 +107,7 @@ async fn every_listener_answers_and_tls_uses_the_generated_certificate() {
         metrics.contains("wildduck_connections_total{protocol=\"imap\"}"),
         "{metrics}"
     );
-    // Login outcomes, counted from the core's login events.
+    // Login outcomes, told by the core's login observer.
     assert!(
         metrics.contains("wildduck_auth_total{protocol=\"pop3\",result=\"success\"} 1"),
         "{metrics}"
@@ -89,6 +116,40 @@ async fn every_listener_answers_and_tls_uses_the_generated_certificate() {
         metrics.contains("wildduck_auth_total{protocol=\"imap\",result=\"failure\"} 1"),
         "{metrics}"
     );
+
+    // Commands per protocol, name and outcome, with latency histograms.
+    for series in [
+        "wildduck_commands_total{protocol=\"pop3\",command=\"PASS\",outcome=\"ok\"} 1",
+        "wildduck_commands_total{protocol=\"pop3\",command=\"STAT\",outcome=\"ok\"} 1",
+        "wildduck_commands_total{protocol=\"imap\",command=\"LOGIN\",outcome=\"no\"} 1",
+        "wildduck_commands_total{protocol=\"imap\",command=\"APPEND\",outcome=\"ok\"} 1",
+        "wildduck_command_duration_seconds_bucket{protocol=\"pop3\",command=\"PASS\",le=\"+Inf\"} 1",
+        "wildduck_command_duration_seconds_bucket{protocol=\"imap\",command=\"APPEND\",le=\"+Inf\"} 1",
+        "wildduck_appends_total{protocol=\"imap\"} 1",
+        "wildduck_api_requests_total{method=\"POST\",route=\"/users\",status=\"200\"} 1",
+        "wildduck_session_duration_seconds_bucket{protocol=\"pop3\",le=\"+Inf\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} missing in\n{metrics}");
+    }
+    // Bytes on the wire (TLS records included) in both directions for both protocols.
+    for name in ["wildduck_bytes_received_total", "wildduck_bytes_sent_total"] {
+        for protocol in ["pop3", "imap"] {
+            let prefix = format!("{name}{{protocol=\"{protocol}\"}} ");
+            let value: u64 = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            assert!(value > 0, "{prefix} in\n{metrics}");
+        }
+    }
+    // An APPEND moves at least the message over the wire.
+    let imap_in: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("wildduck_bytes_received_total{protocol=\"imap\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(imap_in > msg.len() as u64, "{imap_in}");
 
     // JSON logs; lines logged inside a connection carry its session span (id, protocol, peer).
     let logs = std::fs::read_to_string(&d.log).expect("logs");

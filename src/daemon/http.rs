@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::routing::get;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use wildduck_core::service::Services;
 use wildduck_net::ShutdownSignal;
 
@@ -13,7 +13,14 @@ use super::config::{Config, ConfigError};
 
 /// Installs the process-wide Prometheus recorder.
 pub fn install_metrics() -> Result<PrometheusHandle, ConfigError> {
+    // Durations as real histograms (`_bucket` series) rather than the exporter's default summaries,
+    // so they can be aggregated across instances.
     PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_seconds".into()),
+            super::metrics::DURATION_BUCKETS,
+        )
+        .map_err(|e| ConfigError(format!("config key `api.metrics.enabled`: {e}")))?
         .install_recorder()
         .map_err(|e| ConfigError(format!("config key `api.metrics.enabled`: {e}")))
 }
@@ -59,6 +66,7 @@ impl BoundHttp {
     ) -> std::io::Result<()> {
         let mut app: Router = wildduck_api::router(state);
         if let Some(handle) = metrics {
+            app = app.route_layer(axum::middleware::from_fn(super::metrics::track_api));
             app = app.route(
                 "/metrics",
                 get(move || {

@@ -163,14 +163,22 @@ pub struct Servers {
 }
 
 impl Servers {
-    /// The servers the configuration enables, over `services`.
-    pub fn new(config: &Config, services: &Services) -> Self {
+    /// The servers the configuration enables, over `services`; `observer` receives the sessions' commands, bytes and appends (metrics).
+    pub fn new(config: &Config, services: &Services, observer: wildduck_net::Observer) -> Self {
         Self {
             imap: config.imap.enabled.then(|| {
-                wildduck_imap::ImapServer::new(services.clone(), imap_config(&config.imap))
+                let c = wildduck_imap::ImapConfig {
+                    observer: observer.clone(),
+                    ..imap_config(&config.imap)
+                };
+                wildduck_imap::ImapServer::new(services.clone(), c)
             }),
             pop3: config.pop3.enabled.then(|| {
-                wildduck_pop3::Pop3Server::new(services.clone(), pop3_config(&config.pop3))
+                let c = wildduck_pop3::Pop3Config {
+                    observer: observer.clone(),
+                    ..pop3_config(&config.pop3)
+                };
+                wildduck_pop3::Pop3Server::new(services.clone(), c)
             }),
         }
     }

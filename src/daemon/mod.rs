@@ -11,10 +11,12 @@ pub mod config;
 mod http;
 mod listeners;
 mod logging;
+pub mod metrics;
 pub mod storage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -152,8 +154,15 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
         None
     };
     let tls = listeners::TlsSet::load(&config)?;
-    let storage = storage::open(&config).await?;
+    let mut storage = storage::open(&config).await?;
     tracing::info!(storage = %storage.description, "storage ready");
+    // Commands, bytes, appends and logins are counted only when /metrics is served.
+    let observer = metrics
+        .as_ref()
+        .map(|_| Arc::new(metrics::DaemonMetrics::new()));
+    if let Some(o) = &observer {
+        storage.services = storage.services.clone().with_login_observer(o.clone());
+    }
     let shutdown = wildduck_net::Shutdown::new();
     let mut terminate = Terminate::install();
     let bound = listeners::bind_all(&config, &tls).await?;
@@ -192,7 +201,11 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
 
-    let servers = listeners::Servers::new(&config, &storage.services);
+    let session_observer: wildduck_net::Observer = match &observer {
+        Some(o) => o.clone(),
+        None => wildduck_net::noop_observer(),
+    };
+    let servers = listeners::Servers::new(&config, &storage.services, session_observer);
     if let Some(imap) = &servers.imap {
         // One notification listener for every IMAP listener.
         imap.start_notifications();

@@ -53,6 +53,9 @@ pub struct ImapConfig {
     pub max_download: u64,
     /// The tagged LOGOUT answers (WildDuck's duck quotes); one is picked at random.
     pub quotes: Vec<String>,
+    /// Receives every command (name, latency, outcome), APPENDs and the connection's bytes
+    /// (metrics); a no-op by default.
+    pub observer: wildduck_net::Observer,
 }
 
 impl Default for ImapConfig {
@@ -80,6 +83,7 @@ impl Default for ImapConfig {
                 "Quack!".into(),
                 "Ducks are just waterproof chickens.".into(),
             ],
+            observer: wildduck_net::noop_observer(),
         }
     }
 }
@@ -160,7 +164,9 @@ impl ImapServer {
     }
 
     /// Runs one session on an accepted connection (for embedders with their own accept loop).
-    pub async fn handle(&self, conn: Connection) {
+    pub async fn handle(&self, mut conn: Connection) {
+        conn.stream
+            .observe(self.shared.config.observer.clone(), "imap");
         crate::session::run(self.shared.clone(), conn).await;
     }
 }

@@ -12,6 +12,8 @@
 //! - [`Shutdown`] / [`ShutdownSignal`]: one signal every session can await to say goodbye, after which
 //!   [`serve`] stops accepting and drains the sessions (aborting what is left after a grace period).
 //! - [`session_id`]: WildDuck-style session ids (16 base32 characters).
+//! - [`SessionObserver`]: what the front ends report for metrics (commands with latency and
+//!   outcome, bytes on the wire, appends); [`Stream::observe`] counts a connection's bytes.
 //!
 //! A front end calls [`serve`] with a handler that receives one [`Connection`] per client:
 //!
@@ -32,6 +34,7 @@
 //! storage driver.
 
 mod id;
+pub mod observe;
 pub mod proxy;
 mod server;
 mod shutdown;
@@ -39,9 +42,10 @@ mod stream;
 pub mod tls;
 
 pub use id::session_id;
+pub use observe::{NoopObserver, Observer, Outcome, SessionObserver, noop_observer};
 pub use server::{ConnInfo, Connection, Listener, ListenerConfig, TlsMode, serve};
 pub use shutdown::{Shutdown, ShutdownSignal};
-pub use stream::Stream;
+pub use stream::{MeteredTcp, Stream};
 pub use tls::{CertResolver, TlsAcceptor};
 
 /// Errors of the configuration steps (loading certificates, binding). Per-connection failures

@@ -241,7 +241,7 @@ async fn prepare(
             }
         }
     }
-    let mut stream = Stream::Plain(tcp);
+    let mut stream = Stream::Plain(crate::stream::MeteredTcp::new(tcp));
     let mut starttls = None;
     match &config.tls {
         TlsMode::Plain => {}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use wildduck_core::service::Services;
 use wildduck_core::service::pop3::{POP3_MAX_DOWNLOAD, POP3_MAX_MESSAGES, Pop3DeleteAction};
-use wildduck_net::{Connection, Listener, ShutdownSignal, Stream};
+use wildduck_net::{Connection, Listener, Observer, ShutdownSignal, Stream};
 
 use crate::proto::{DEFAULT_MAX_LINE, LineBuffer};
 use crate::session::{Action, Session};
@@ -33,6 +33,8 @@ pub struct Pop3Config {
     pub delete_action: Pop3DeleteAction,
     /// Longest command line in bytes.
     pub max_line: usize,
+    /// Receives every command (name, latency, outcome) and the connection's bytes (metrics).
+    pub observer: Observer,
 }
 
 impl Default for Pop3Config {
@@ -47,6 +49,7 @@ impl Default for Pop3Config {
             max_download: POP3_MAX_DOWNLOAD,
             delete_action: Pop3DeleteAction::MoveToTrash,
             max_line: DEFAULT_MAX_LINE,
+            observer: wildduck_net::noop_observer(),
         }
     }
 }
@@ -92,6 +95,7 @@ impl Pop3Server {
             idle_timeout,
             handshake_timeout,
         } = conn;
+        stream.observe(self.config.observer.clone(), "pop3");
         let mut session = Session::new(
             &self.services,
             &self.config,

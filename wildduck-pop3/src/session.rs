@@ -4,6 +4,7 @@
 //! in as few writes as possible.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use base64::Engine as _;
 use wildduck_core::model::{Mailbox, User};
@@ -11,7 +12,7 @@ use wildduck_core::service::Services;
 use wildduck_core::service::login::{LoginRequest, Scope};
 use wildduck_core::service::pop3::Pop3Message;
 use wildduck_core::{Error, ErrorKind};
-use wildduck_net::ConnInfo;
+use wildduck_net::{ConnInfo, Outcome};
 
 use crate::Pop3Config;
 use crate::proto::{self, CommandLine};
@@ -102,6 +103,19 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// The command word of `line` as a metric label: one of the known commands, else `UNKNOWN`.
+fn command_label(line: &str) -> &'static str {
+    const KNOWN: [&str; 14] = [
+        "CAPA", "USER", "PASS", "AUTH", "STLS", "NOOP", "QUIT", "STAT", "LIST", "UIDL", "RETR",
+        "TOP", "DELE", "RSET",
+    ];
+    let word = line.trim().split(' ').next().unwrap_or_default();
+    KNOWN
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(word))
+        .unwrap_or("UNKNOWN")
+}
+
 /// Answers for store failures: only kinds meant for clients say more than "temporary failure".
 fn backend_failure(out: &mut Vec<u8>, e: &Error) {
     tracing::warn!(error = %e, "POP3 command failed");
@@ -167,8 +181,29 @@ impl<'a> Session<'a> {
         self.secured || self.config.ignore_starttls || !self.stls_offered()
     }
 
-    /// Handles one client line.
+    /// Handles one client line, reporting it to the configured observer (command, latency,
+    /// `+OK`/`-ERR`).
     pub async fn handle(&mut self, line: &str, out: &mut Vec<u8>) -> Action {
+        let started = Instant::now();
+        let mark = out.len();
+        let name = if self.awaiting_sasl {
+            "AUTH"
+        } else {
+            command_label(line)
+        };
+        let action = self.dispatch(line, out).await;
+        let outcome = if out.get(mark..).is_some_and(|a| a.starts_with(b"-ERR")) {
+            Outcome::No
+        } else {
+            Outcome::Ok
+        };
+        self.config
+            .observer
+            .command("pop3", name, started.elapsed(), outcome);
+        action
+    }
+
+    async fn dispatch(&mut self, line: &str, out: &mut Vec<u8>) -> Action {
         if self.awaiting_sasl {
             self.awaiting_sasl = false;
             let line = line.trim();

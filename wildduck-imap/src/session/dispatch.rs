@@ -9,7 +9,7 @@
 use crate::commands;
 use crate::proto::{AppendData, Command, CommandBody};
 use crate::session::updates;
-use crate::session::{Context, Reply, State, Then};
+use crate::session::{Context, Reply, State, Status, Then};
 
 /// States a command may run in (imap-core's per-command `state` lists, inventory §1.3).
 pub fn allowed(body: &CommandBody, state: State) -> bool {
@@ -61,6 +61,30 @@ pub fn flushes_updates(body: &CommandBody) -> Option<updates::Allow> {
 /// Runs one parsed command and returns its tagged reply. `literal` is the spooled APPEND
 /// message when the framer streamed it.
 pub async fn dispatch(ctx: &mut Context<'_>, cmd: Command, literal: Option<Vec<u8>>) -> Reply {
+    // Reported to the configured observer (metrics): name, latency, outcome, appended bytes.
+    let started = std::time::Instant::now();
+    let name = cmd.name();
+    let appended = match &cmd.body {
+        CommandBody::Append(a) => Some(a.message.len()),
+        _ => None,
+    };
+    let reply = dispatch_command(ctx, cmd, literal).await;
+    let observer = &ctx.shared.config.observer;
+    let outcome = match reply.status {
+        Status::Ok => wildduck_net::Outcome::Ok,
+        Status::No => wildduck_net::Outcome::No,
+        Status::Bad => wildduck_net::Outcome::Bad,
+    };
+    observer.command("imap", name, started.elapsed(), outcome);
+    if let Some(size) = appended
+        && reply.status == Status::Ok
+    {
+        observer.append("imap", size);
+    }
+    reply
+}
+
+async fn dispatch_command(ctx: &mut Context<'_>, cmd: Command, literal: Option<Vec<u8>>) -> Reply {
     let name = cmd.name();
     if matches!(cmd.body, CommandBody::XApplePushService(_)) {
         // Push is not offered (`aps.enabled` is false): WildDuck treats the command as unknown.
