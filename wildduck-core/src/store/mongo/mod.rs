@@ -88,6 +88,8 @@ impl MongoStore {
             attachments: Arc::new(MongoAttachments::new(self.db.clone())),
             journal: Arc::new(MongoJournal::new(self.db.clone())),
             threads: Arc::new(MongoThreads::new(self.db.clone())),
+            asps: Arc::new(MongoAuth::new(self.db.clone())),
+            authlog: Arc::new(MongoAuth::new(self.db.clone())),
         }
     }
 
@@ -112,8 +114,6 @@ impl MongoStore {
                     ));
                 }
                 guard
-            asps: Arc::new(MongoAuth::new(self.db.clone())),
-            authlog: Arc::new(MongoAuth::new(self.db.clone())),
             }
             None => None,
         };
