@@ -541,3 +541,150 @@ async fn simple_messages_still_upload() {
         .await;
     assert_eq!(m["subject"], "Raw wins");
 }
+
+/// Reads an SSE stream until `needle` shows up or `wait` passes.
+async fn read_until(
+    resp: &mut reqwest::Response,
+    needle: &str,
+    wait: std::time::Duration,
+) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while !text.contains(needle) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, resp.chunk()).await {
+            Ok(Ok(Some(c))) => text.push_str(&String::from_utf8_lossy(&c)),
+            _ => break,
+        }
+    }
+    text
+}
+
+/// The `data:` payloads of an SSE text, parsed.
+fn events(text: &str) -> Vec<(Option<String>, Value)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut id = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(x) = line.strip_prefix("id: ") {
+                    id = Some(x.to_string());
+                } else if let Some(x) = line.strip_prefix("data: ") {
+                    data.push_str(x);
+                }
+            }
+            serde_json::from_str(&data).ok().map(|v| (id, v))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn updates_replay_from_last_event_id_with_counters() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("replayer").await;
+    let inbox = api.mailbox(&user, "INBOX").await;
+    api.upload(&user, &inbox, &simple("first"), "?unseen=true")
+        .await;
+    // The id of the newest journal entry so far: open a stream, make a change, read its id.
+    let url = api.url(&format!("/users/{user}/updates"));
+    let mut resp = api.client.get(&url).send().await.expect("send");
+    let _ = read_until(&mut resp, "idling 1", std::time::Duration::from_secs(2)).await;
+    api.upload(&user, &inbox, &simple("second"), "?unseen=true")
+        .await;
+    let text = read_until(&mut resp, "COUNTERS", std::time::Duration::from_secs(2)).await;
+    let evs = events(&text);
+    let exists = evs
+        .iter()
+        .find(|(_, v)| v["command"] == "EXISTS")
+        .expect("EXISTS");
+    let counters = evs
+        .iter()
+        .find(|(_, v)| v["command"] == "COUNTERS")
+        .expect("COUNTERS live");
+    assert_eq!(counters.1["mailbox"], inbox.as_str());
+    assert_eq!(
+        (counters.1["total"].as_u64(), counters.1["unseen"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(counters.0, exists.0, "COUNTERS carries the batch's last id");
+    let mark = exists.0.clone().expect("id");
+    drop(resp);
+
+    // Changes while no one listens.
+    let (s, _) = api
+        .put(
+            &format!("/users/{user}/mailboxes/{inbox}/messages/1"),
+            json!({"seen": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    api.upload(&user, &inbox, &simple("third"), "").await;
+
+    // Replay from the header: the entries after `mark`, then COUNTERS; nothing before it.
+    let mut resp = api
+        .client
+        .get(&url)
+        .header("Last-Event-ID", &mark)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = read_until(&mut resp, "COUNTERS", std::time::Duration::from_secs(2)).await;
+    let evs = events(&text);
+    let cmds: Vec<&str> = evs
+        .iter()
+        .filter_map(|(_, v)| v["command"].as_str())
+        .collect();
+    assert_eq!(cmds, ["FETCH", "EXISTS", "COUNTERS"], "{text}");
+    assert!(
+        evs.iter()
+            .all(|(id, _)| id.as_deref() > Some(mark.as_str()))
+    );
+    let c = &evs[2].1;
+    assert_eq!(
+        (c["total"].as_u64(), c["unseen"].as_u64()),
+        (Some(3), Some(1))
+    );
+    // Live changes follow the replay, once each.
+    let (s, _) = api
+        .put(
+            &format!("/users/{user}/mailboxes/{inbox}/messages/3"),
+            json!({"flagged": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let more = read_until(&mut resp, "Flagged", std::time::Duration::from_secs(2)).await;
+    let evs = events(&more);
+    assert_eq!(
+        evs.iter().filter(|(_, v)| v["command"] == "EXISTS").count(),
+        0,
+        "no replayed entry twice: {more}"
+    );
+    assert!(
+        evs.iter()
+            .any(|(_, v)| v["command"] == "FETCH" && v["uid"] == 3)
+    );
+    drop(resp);
+
+    // The query parameter works too; a bad id is 400.
+    let mut resp = api
+        .client
+        .get(format!("{url}?Last-Event-ID={mark}"))
+        .send()
+        .await
+        .expect("send");
+    let text = read_until(&mut resp, "COUNTERS", std::time::Duration::from_secs(2)).await;
+    assert!(text.contains("\"command\":\"EXISTS\""), "{text}");
+    let (s, b) = api
+        .get(&format!("/users/{user}/updates?Last-Event-ID=nope"))
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let resp = api
+        .client
+        .get(&url)
+        .header("Last-Event-ID", "zz")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 400);
+}

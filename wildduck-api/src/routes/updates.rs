@@ -2,19 +2,24 @@
 //! `lib/api/updates.js` streams it (`data:` the entry without `_id`, `user`, `modseq`, `ignore`,
 //! `unseenChange`, `created`; `id:` the journal id; `: idling N` comments every 15 s).
 //!
-//! The stream starts at the present (WildDuck starts after the newest journal entry when no
-//! `Last-Event-ID` is given; replay from a `Last-Event-ID` is not implemented yet). It wakes on
-//! the notifier when there is one and also polls, so it works on backends without pub/sub.
+//! Without `Last-Event-ID` the stream starts at the present (WildDuck starts after the newest
+//! journal entry). With it (header or query parameter, a journal id), the journal entries after
+//! that id are replayed first. After every batch of entries, a `COUNTERS` event
+//! (`{"command":"COUNTERS","mailbox","total","unseen"}`, id = the batch's last entry) follows
+//! for each mailbox whose message count or unseen count the batch changed, as WildDuck sends
+//! them. The stream wakes on the notifier when there is one and also polls, so it works on
+//! backends without pub/sub.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, Sse};
 use serde_json::{Map, Value, json};
-use wildduck_core::model::{JournalEntry, MailboxId, ModSeq, UserId};
+use wildduck_core::model::{JournalCommand, JournalEntry, MailboxId, ModSeq, ObjectId, UserId};
 
 use super::iso_date;
 use crate::ApiState;
@@ -54,6 +59,77 @@ fn entry_json(e: &JournalEntry) -> Value {
     Value::Object(o)
 }
 
+/// Whether an entry changes its mailbox's total or unseen count (then `COUNTERS` follows).
+fn changes_counts(e: &JournalEntry) -> bool {
+    match e.command {
+        Some(JournalCommand::Exists | JournalCommand::Expunge) => true,
+        Some(JournalCommand::Fetch) => e.unseen == Some(true) || e.unseen_change == Some(true),
+        _ => false,
+    }
+}
+
+/// The events for one batch of entries: the entries, then `COUNTERS` for the mailboxes whose
+/// counts they changed.
+async fn batch_events(state: &ApiState, user: UserId, entries: &[JournalEntry]) -> Vec<Event> {
+    let mut out = Vec::with_capacity(entries.len());
+    let mut touched: Vec<MailboxId> = Vec::new();
+    for e in entries {
+        out.push(
+            Event::default()
+                .id(e.id.to_string())
+                .data(entry_json(e).to_string()),
+        );
+        if changes_counts(e) && !touched.contains(&e.mailbox) {
+            touched.push(e.mailbox);
+        }
+    }
+    let Some(last) = entries.last() else {
+        return out;
+    };
+    for mb in touched {
+        // A mailbox deleted meanwhile has no counters to show.
+        if let Ok(st) = state.services.mailbox_status(user, mb).await {
+            let data = json!({
+                "command": "COUNTERS",
+                "mailbox": mb.to_string(),
+                "total": st.messages,
+                "unseen": st.unseen,
+            });
+            out.push(
+                Event::default()
+                    .id(last.id.to_string())
+                    .data(data.to_string()),
+            );
+        }
+    }
+    out
+}
+
+/// The journal entries of `user` after `last` (by id), in id order, up to the MODSEQs in
+/// `upto` (later ones are the live loop's).
+async fn replay(
+    state: &ApiState,
+    user: UserId,
+    last: ObjectId,
+    upto: &HashMap<MailboxId, ModSeq>,
+) -> wildduck_core::Result<Vec<JournalEntry>> {
+    let s = &state.services;
+    let last = last.to_string();
+    let mut out = Vec::new();
+    for mb in s.list_mailboxes(user, false).await? {
+        let limit = upto.get(&mb.id).copied().unwrap_or(ModSeq(0));
+        let entries = s.backend().journal.since(mb.id, ModSeq(0)).await?;
+        out.extend(
+            entries
+                .into_iter()
+                .filter(|e| e.id.to_string() > last && e.modseq <= limit),
+        );
+    }
+    // ObjectIds in hex sort by creation time.
+    out.sort_by_key(|e| e.id.to_string());
+    Ok(out)
+}
+
 /// Reads new journal entries of every mailbox of `user` past `seen`, advancing `seen`.
 async fn read_new(
     state: &ApiState,
@@ -79,10 +155,16 @@ async fn read_new(
 }
 
 /// `GET /users/:user/updates` → `text/event-stream`.
-pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
+pub async fn get(State(state): State<ApiState>, headers: HeaderMap, p: Params) -> ApiResult {
+    let mut p = p;
+    // The header wins over the query parameter (WildDuck copies it over).
+    if let Some(h) = headers.get("last-event-id").and_then(|h| h.to_str().ok()) {
+        p.map
+            .insert("Last-Event-ID".into(), Value::String(h.trim().to_string()));
+    }
     let mut v = Validator::new(&p);
     let user = v.object_id("user");
-    v.accept(&["Last-Event-ID"]);
+    let last_event = v.opt_object_id("Last-Event-ID");
     v.finish(true)?;
     let user = load_user(&state, UserId(user.unwrap_or_default())).await?;
     let mut seen: HashMap<MailboxId, ModSeq> = HashMap::new();
@@ -97,13 +179,37 @@ pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
     let (tx, rx) = tokio::sync::mpsc::channel::<Event>(64);
     let mut sub = state.services.notifier().map(|n| n.subscribe());
     tokio::spawn(async move {
-        let mut idle_n = 1u64;
-        if tx
-            .send(Event::default().comment(format!("idling {idle_n}")))
-            .await
-            .is_err()
-        {
-            return;
+        let mut idle_n = 0u64;
+        let mut replayed = false;
+        if let Some(last) = last_event {
+            match replay(&state, user.id, last, &seen).await {
+                Ok(entries) => {
+                    replayed = !entries.is_empty();
+                    for ev in batch_events(&state, user.id, &entries).await {
+                        if tx.send(ev).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(user = %user.id, error = %e, "updates replay failed");
+                    let ev = Event::default().event("error").data("replay failed");
+                    if tx.send(ev).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        // WildDuck comments right away unless the replay sent something.
+        if !replayed {
+            idle_n += 1;
+            if tx
+                .send(Event::default().comment(format!("idling {idle_n}")))
+                .await
+                .is_err()
+            {
+                return;
+            }
         }
         let mut last_sent = tokio::time::Instant::now();
         loop {
@@ -119,10 +225,7 @@ pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
             }
             match read_new(&state, user.id, &mut seen).await {
                 Ok(entries) => {
-                    for e in &entries {
-                        let ev = Event::default()
-                            .id(e.id.to_string())
-                            .data(entry_json(e).to_string());
+                    for ev in batch_events(&state, user.id, &entries).await {
                         if tx.send(ev).await.is_err() {
                             return;
                         }
