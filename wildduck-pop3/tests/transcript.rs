@@ -529,6 +529,21 @@ async fn delete_mode_and_window(kind: Kind) {
         s.get_user(user.id).await.unwrap().storage_used as usize,
         left.iter().map(Vec::len).sum::<usize>()
     );
+    // WildDuck's listing floor (`pxm:<user>`): the first session listed from message 3 up, so
+    // the next one does not slide back to message 2 although the window has room.
+    let mut c = connect(server.addr).await;
+    c.line().await;
+    let total: usize = msgs[3..].iter().map(Vec::len).sum();
+    assert_eq!(
+        login(&mut c, USER).await,
+        format!("+OK maildrop has 2 messages ({total} octets)\r\n")
+    );
+    assert_eq!(
+        c.cmd("RETR 1").await,
+        format!("+OK {} octets\r\n", msgs[3].len())
+    );
+    assert_eq!(c.multiline().await, msgs[3]);
+    assert_eq!(c.cmd("QUIT").await, "+OK Bye\r\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,6 @@ use super::Services;
 use crate::model::{
     Flag, FlagOp, Flags, Mailbox, MessageId, SpecialUse, Uid, UidSet, User, UserId,
 };
-use crate::store::MessageFilter;
 use crate::{Error, ErrorKind, Result};
 
 /// Messages listed per session unless the user has `pop3MaxMessages` (WildDuck `pop3.maxMessages`).
@@ -19,6 +18,12 @@ pub const POP3_MAX_MESSAGES: u64 = 250;
 pub const POP3_MAX_DOWNLOAD: u64 = 10 * 1024 * 1024 * 1024;
 /// The download counter's window.
 pub const DOWNLOAD_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// The listing floor's hash is `pxm:<user id>` (WildDuck's name), one field per INBOX id.
+pub const POP3_FLOOR_PREFIX: &str = "pxm:";
+/// How long an unused listing floor is kept. WildDuck's never expires; our record store needs a
+/// lifetime, and a year without a POP3 login only means the window restarts at the newest mail.
+pub const POP3_FLOOR_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// One listed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,31 +78,42 @@ fn to_i64(v: u64) -> i64 {
 }
 
 impl Services {
-    /// The newest `pop3MaxMessages` (or `default_max`) messages of `user`'s INBOX, oldest first.
-    /// Two reads: the UID list, then the metadata of the window.
+    /// The newest `pop3MaxMessages` (or `default_max`) messages of `user`'s INBOX, oldest first,
+    /// never below the listing floor: as WildDuck does, the oldest UID listed is remembered in
+    /// the hash `pxm:<user>` (field: INBOX's id) and later listings start there, so the window
+    /// only slides forward and old mail does not reappear when newer mail is removed.
+    ///
+    /// Two store reads (INBOX, then the window's metadata: one query on the embedded backend, see
+    /// [`crate::store::MessageStore::newest_meta`]) plus the floor's read, and its write only when
+    /// it moved. A failure of the floor's store is logged and lists without it.
     pub async fn pop3_listing(&self, user: &User, default_max: u64) -> Result<Pop3Listing> {
         let mailbox = self.find_mailbox(user.id, "INBOX").await?;
         let max = usize::try_from(limit_or(user.limits.pop3_max_messages, default_max))
             .unwrap_or(usize::MAX);
-        let uids = self.backend.messages.list_uids(mailbox.id).await?;
-        let window = uids.get(uids.len().saturating_sub(max)..).unwrap_or(&[]);
-        let (Some(first), Some(last)) = (window.first(), window.last()) else {
-            return Ok(Pop3Listing {
-                mailbox,
-                messages: Vec::new(),
-            });
+        let key = format!("{POP3_FLOOR_PREFIX}{}", user.id);
+        let field = mailbox.id.to_string();
+        let floor = match self.kv.hash_get_all(&key).await {
+            Ok(h) => h.get(&field).and_then(|v| v.parse::<u32>().ok()),
+            Err(e) => {
+                tracing::warn!(error = %e, "POP3 listing floor read failed");
+                None
+            }
         };
         let metas = self
-            .fetch_meta(
-                user.id,
-                &mailbox,
-                &MessageFilter {
-                    uids: Some(UidSet::range(first.0, last.0)),
-                    ..Default::default()
-                },
-            )
+            .backend
+            .messages
+            .newest_meta(mailbox.id, Uid(floor.unwrap_or(0)), max)
             .await?;
-        let mut messages: Vec<Pop3Message> = metas
+        if let Some(oldest) = metas.first()
+            && floor != Some(oldest.uid.0)
+            && let Err(e) = self
+                .kv
+                .hash_set(&key, &[(&field, oldest.uid.0.to_string())], POP3_FLOOR_TTL)
+                .await
+        {
+            tracing::warn!(error = %e, "POP3 listing floor update failed");
+        }
+        let messages = metas
             .into_iter()
             .map(|m| Pop3Message {
                 id: m.id,
@@ -106,11 +122,6 @@ impl Services {
                 seen: m.flags.contains(&Flag::Seen),
             })
             .collect();
-        messages.sort_by_key(|m| m.uid);
-        // Messages may have arrived between the two reads; the window stays at `max`.
-        if messages.len() > max {
-            messages.drain(..messages.len() - max);
-        }
         Ok(Pop3Listing { mailbox, messages })
     }
 

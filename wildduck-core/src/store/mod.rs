@@ -187,6 +187,35 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<MessageMeta>>;
     /// All UIDs of a mailbox, sorted (for a session's view).
     async fn list_uids(&self, mailbox: MailboxId) -> Result<Vec<Uid>>;
+    /// Metadata of the newest `limit` messages whose UID is at least `min_uid`, sorted by UID
+    /// (POP3's listing window). This default takes two reads (the UID list, then the window's
+    /// metadata); a backend should answer it with one query, newest first with a limit.
+    async fn newest_meta(
+        &self,
+        mailbox: MailboxId,
+        min_uid: Uid,
+        limit: usize,
+    ) -> Result<Vec<MessageMeta>> {
+        let uids = self.list_uids(mailbox).await?;
+        let from = uids.partition_point(|u| *u < min_uid);
+        let eligible = uids.get(from..).unwrap_or(&[]);
+        let window = eligible
+            .get(eligible.len().saturating_sub(limit)..)
+            .unwrap_or(&[]);
+        let (Some(first), Some(last)) = (window.first(), window.last()) else {
+            return Ok(Vec::new());
+        };
+        let filter = MessageFilter {
+            uids: Some(UidSet::range(first.0, last.0)),
+            ..Default::default()
+        };
+        let mut metas = self.find_meta(mailbox, &filter).await?;
+        // Messages may have arrived between the two reads; the window stays at `limit`.
+        if metas.len() > limit {
+            metas.drain(..metas.len() - limit);
+        }
+        Ok(metas)
+    }
     /// Number of messages and of unseen messages.
     async fn counts(&self, mailbox: MailboxId) -> Result<(u64, u64)>;
     /// Changes flags of the messages at `uids` as `op` says, atomically per message, with one MODSEQ

@@ -232,6 +232,34 @@ impl MessageStore for SqliteStore {
         .await
     }
 
+    async fn newest_meta(
+        &self,
+        mailbox: MailboxId,
+        min_uid: Uid,
+        limit: usize,
+    ) -> Result<Vec<MessageMeta>> {
+        // One query through the (mailbox, uid) key, newest first, instead of the default's two.
+        self.read(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {META} FROM messages m WHERE m.mailbox = ?1 AND m.uid >= ?2 \
+                     ORDER BY m.uid DESC LIMIT ?3"
+                ))
+                .map_err(sql)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut rows = stmt
+                .query(params![idb(mailbox.0), i64::from(min_uid.0), limit])
+                .map_err(sql)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(sql)? {
+                out.push(meta_from(row).map_err(sql)?.1);
+            }
+            out.reverse();
+            Ok(out)
+        })
+        .await
+    }
+
     async fn counts(&self, mailbox: MailboxId) -> Result<(u64, u64)> {
         self.read(move |tx| {
             let (total, seen): (i64, i64) = tx
