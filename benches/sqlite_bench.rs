@@ -3,7 +3,8 @@
 //! 100,000-message mailbox (`list_uids` + `counts`): time and memory.
 //!
 //! Run: `cargo run --release --example sqlite_bench [-- <appends> <mailbox size>]`
-//! (defaults 2000 and 100000). Figures are recorded in `docs/benchmarks.md`.
+//! (defaults 2000 and 100000; `SQLITE_BENCH_MMAP_MIB=0` turns the memory map off). Figures are
+//! recorded in `docs/benchmarks.md`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -68,6 +69,11 @@ async fn services(path: &std::path::Path, sync: Synchronous) -> (SqliteStore, Se
         path,
         SqliteOptions {
             synchronous: sync,
+            // `SQLITE_BENCH_MMAP_MIB=0` measures without the memory map.
+            mmap_mib: std::env::var("SQLITE_BENCH_MMAP_MIB")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(SqliteOptions::default().mmap_mib),
             ..Default::default()
         },
     )
@@ -85,9 +91,15 @@ async fn services(path: &std::path::Path, sync: Synchronous) -> (SqliteStore, Se
     (store, s)
 }
 
-async fn appends(dir: &std::path::Path, sync: Synchronous, n: usize, tasks: usize) -> f64 {
+/// Appends/s, and the writer's average jobs per commit and time per commit (ms).
+async fn appends(
+    dir: &std::path::Path,
+    sync: Synchronous,
+    n: usize,
+    tasks: usize,
+) -> (f64, f64, f64) {
     let path = dir.join(format!("appends-{sync:?}-{tasks}.db"));
-    let (_store, s) = services(&path, sync).await;
+    let (store, s) = services(&path, sync).await;
     let user = s
         .create_user(NewUser {
             username: format!("appender{tasks}"),
@@ -98,6 +110,7 @@ async fn appends(dir: &std::path::Path, sync: Synchronous, n: usize, tasks: usiz
     let inbox = s.find_mailbox(user.id, "INBOX").await.expect("inbox");
     let msgs: Arc<Vec<Vec<u8>>> = Arc::new((0..n).map(message).collect());
     let next = Arc::new(AtomicUsize::new(0));
+    let before = store.writer_stats();
     let started = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..tasks {
@@ -123,9 +136,13 @@ async fn appends(dir: &std::path::Path, sync: Synchronous, n: usize, tasks: usiz
         h.await.expect("task");
     }
     let secs = started.elapsed().as_secs_f64();
+    let after = store.writer_stats();
     let (count, _) = s.backend().messages.counts(inbox.id).await.expect("counts");
     assert_eq!(count as usize, n);
-    n as f64 / secs
+    let batches = after.batches.saturating_sub(before.batches).max(1) as f64;
+    let jobs = after.jobs.saturating_sub(before.jobs) as f64;
+    let commit = after.commit_time.saturating_sub(before.commit_time);
+    (n as f64 / secs, jobs / batches, ms(commit) / batches)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -141,9 +158,10 @@ async fn main() {
 
     for sync in [Synchronous::Full, Synchronous::Normal] {
         for tasks in [1, 8, 32] {
-            let rate = appends(dir.path(), sync, n_appends, tasks).await;
+            let (rate, per_batch, commit_ms) = appends(dir.path(), sync, n_appends, tasks).await;
             println!(
-                "append (service, synchronous={sync:?}, {tasks} concurrent): {rate:.0} appends/s"
+                "append (service, synchronous={sync:?}, {tasks} concurrent): {rate:.0} appends/s \
+                 ({per_batch:.1} writes per commit, {commit_ms:.2} ms per commit)"
             );
         }
     }
@@ -276,4 +294,75 @@ async fn main() {
         ms(first),
         ms(median(fetch))
     );
+    drop((b, s, _store));
+
+    // Cold SELECT, repeated: each round reopens the store (new connections, empty SQLite page
+    // cache). `os_cold` also evicts the file from the OS page cache first (GNU dd's
+    // `iflag=nocache`, i.e. POSIX_FADV_DONTNEED on this file only), so pages come from the disk.
+    for os_cold in [false, true] {
+        let mut uids_t = Vec::new();
+        let mut counts_t = Vec::new();
+        let mut total_t = Vec::new();
+        for _ in 0..5 {
+            if os_cold && !evict(&path) {
+                println!("cold SELECT from disk: skipped (dd iflag=nocache failed)");
+                break;
+            }
+            let (_store, s) = services(&path, Synchronous::Full).await;
+            let b = s.backend().clone();
+            let t = Instant::now();
+            let uids = b.messages.list_uids(inbox.id).await.expect("uids");
+            let t_uids = t.elapsed();
+            let (n, _) = b.messages.counts(inbox.id).await.expect("counts");
+            let t_total = t.elapsed();
+            assert_eq!((uids.len(), n as usize), (mailbox_size, mailbox_size));
+            uids_t.push(t_uids);
+            counts_t.push(t_total.saturating_sub(t_uids));
+            total_t.push(t_total);
+        }
+        if total_t.is_empty() {
+            continue;
+        }
+        let what = if os_cold {
+            "reopened, file evicted from the OS cache"
+        } else {
+            "reopened, OS cache warm"
+        };
+        let list = |v: &[Duration]| {
+            v.iter()
+                .map(|d| format!("{:.1}", ms(*d)))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        println!(
+            "cold SELECT {mailbox_size} ({what}), 5 rounds: list_uids + counts {} ms \
+             (median {:.1}, max {:.1}); list_uids alone (IMAP SELECT's query) median {:.1} ms, \
+             counts median {:.1} ms",
+            list(&total_t),
+            ms(median(total_t.clone())),
+            ms(total_t.iter().max().copied().unwrap_or_default()),
+            ms(median(uids_t)),
+            ms(median(counts_t)),
+        );
+    }
+}
+
+/// Drops `path` (and its WAL) from the OS page cache; `false` when `dd` is missing or fails.
+fn evict(path: &std::path::Path) -> bool {
+    let mut ok = true;
+    for suffix in ["", "-wal"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        if !std::path::Path::new(&p).exists() {
+            continue;
+        }
+        let mut arg = std::ffi::OsString::from("if=");
+        arg.push(&p);
+        ok &= std::process::Command::new("dd")
+            .arg(arg)
+            .args(["iflag=nocache", "count=0", "status=none"])
+            .status()
+            .is_ok_and(|s| s.success());
+    }
+    ok
 }

@@ -270,3 +270,234 @@ impl AndThen for wildduck_core::search::SearchKey {
         Self::and([self, other])
     }
 }
+
+mod append {
+    //! The one-transaction append primitive (`MessageStore::append_message` on SQLite) against
+    //! the step-by-step default every other backend runs.
+
+    use std::sync::Arc;
+
+    use super::config;
+    use wildduck_core::ErrorKind;
+    use wildduck_core::model::{
+        Flags, JournalCommand, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta, ModSeq,
+        Timestamp, User,
+    };
+    use wildduck_core::service::Services;
+    use wildduck_core::service::messages::AppendRequest;
+    use wildduck_core::service::users::NewUser;
+    use wildduck_core::store::sqlite::SqliteStore;
+    use wildduck_core::store::{AppendMessage, Backend, NewBlob, ThreadLookup, append_in_steps};
+
+    const RAW: &[u8] = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: Re: one commit\r\n\
+        Message-ID: <one@commit.test>\r\nIn-Reply-To: <zero@commit.test>\r\n\r\nbody\r\n";
+
+    async fn setup(name: &str) -> (tempfile::TempDir, SqliteStore, Services, User, Mailbox) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path().join("mail.db"))
+            .await
+            .expect("open");
+        let s = Services::new(store.backend(), None, config());
+        let u = s
+            .create_user(NewUser {
+                username: name.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("user");
+        let inbox = s.find_mailbox(u.id, "INBOX").await.expect("inbox");
+        (dir, store, s, u, inbox)
+    }
+
+    /// A hand-made append of `RAW` with one blob (`blob` as its hash) and a keyword.
+    fn message(user: &User, mailbox: MailboxId, blob: &str, magic: u32) -> AppendMessage {
+        let ingested = wildduck_core::message::ingest(RAW).expect("ingest");
+        let id = MessageId::new();
+        let meta = MessageMeta {
+            id,
+            root: id,
+            user: user.id,
+            mailbox,
+            idate: Timestamp(1_700_000_000_000),
+            hdate: Timestamp(1_700_000_000_000),
+            flags: Flags::parse(["\\Seen", "$Label1"]).expect("flags"),
+            size: ingested.message.size,
+            subject: "Re: one commit".into(),
+            magic,
+            blobs: vec![blob.to_string()],
+            ..Default::default()
+        };
+        AppendMessage {
+            journal: Some(JournalEntry {
+                user: user.id,
+                mailbox,
+                command: Some(JournalCommand::Exists),
+                flags: Some(meta.flags.to_strings()),
+                created: Timestamp::now(),
+                ..Default::default()
+            }),
+            meta,
+            content: Arc::new(ingested.message),
+            blobs: vec![NewBlob {
+                hash: blob.to_string(),
+                data: b"blob bytes".to_vec(),
+                content_type: "application/octet-stream".into(),
+                transfer_encoding: None,
+                encoded_size: 10,
+                decoded_line_len: None,
+                magic,
+            }],
+            thread: Some(ThreadLookup {
+                subject: "one commit".into(),
+                references: vec!["ref-zero".into()],
+            }),
+            keywords: vec!["$Label1".into()],
+        }
+    }
+
+    async fn storage(b: &Backend, user: &User) -> i64 {
+        b.users
+            .get_user(user.id)
+            .await
+            .expect("user")
+            .expect("exists")
+            .storage_used
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_service_append_is_one_writer_job() {
+        let (_dir, store, s, u, inbox) = setup("one.job").await;
+        let before = store.writer_stats();
+        let a = s
+            .append(
+                u.id,
+                inbox.id,
+                AppendRequest {
+                    raw: RAW,
+                    flags: Flags::parse(["$Label1"]).expect("flags"),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("append");
+        let after = store.writer_stats();
+        // Allocation, thread, insert, quota, keywords and journal: one job, one commit.
+        assert_eq!(after.jobs - before.jobs, 1);
+        assert_eq!(after.batches - before.batches, 1);
+        let b = s.backend();
+        assert_eq!(storage(b, &u).await, a.size as i64);
+        let mb = s.get_mailbox(u.id, inbox.id).await.expect("mailbox");
+        assert_eq!(mb.flags, ["$Label1"]);
+        assert_eq!((mb.uid_next.0, mb.modify_index), (a.uid.0 + 1, a.modseq));
+        let journal = b.journal.since(inbox.id, ModSeq(0)).await.expect("journal");
+        let e = journal.last().expect("an entry");
+        assert_eq!(e.command, Some(JournalCommand::Exists));
+        assert_eq!(
+            (e.uid, e.modseq, e.message, e.thread),
+            (Some(a.uid), a.modseq, Some(a.id), Some(a.thread))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_append_leaves_nothing_behind() {
+        let (_dir, store, s, u, inbox) = setup("all.or.nothing").await;
+        let b = store.backend();
+        let first = b
+            .messages
+            .append_message(&b, message(&u, inbox.id, "blob-first", 7))
+            .await
+            .expect("first");
+        let mb_before = s.get_mailbox(u.id, inbox.id).await.expect("mailbox");
+        let used = storage(&b, &u).await;
+        let journal = b.journal.since(inbox.id, ModSeq(0)).await.expect("j").len();
+
+        // Fails at the insert (duplicate id), after allocation, thread and blob: all rolled back.
+        let mut dup = message(&u, inbox.id, "blob-second", 9);
+        dup.meta.id = first.id;
+        dup.keywords = vec!["$Never".into()];
+        let e = b.messages.append_message(&b, dup).await.expect_err("dup");
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+        // An absent mailbox (or another user's) fails at the allocation.
+        let mut lost = message(&u, MailboxId::new(), "blob-third", 9);
+        lost.keywords = vec!["$Never".into()];
+        let e = b.messages.append_message(&b, lost).await.expect_err("lost");
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+
+        let mb_after = s.get_mailbox(u.id, inbox.id).await.expect("mailbox");
+        assert_eq!(
+            (mb_after.uid_next, mb_after.modify_index, &mb_after.flags),
+            (mb_before.uid_next, mb_before.modify_index, &mb_before.flags),
+            "the failed append took no UID, MODSEQ or keyword"
+        );
+        assert_eq!(storage(&b, &u).await, used);
+        for h in ["blob-second", "blob-third"] {
+            assert_eq!(b.attachments.blob_refs(h).await.expect("refs"), None);
+        }
+        assert_eq!(
+            b.attachments.blob_refs("blob-first").await.expect("refs"),
+            Some((1, 7))
+        );
+        assert_eq!(
+            b.journal.since(inbox.id, ModSeq(0)).await.expect("j").len(),
+            journal
+        );
+        let uids = b.messages.list_uids(inbox.id).await.expect("uids");
+        assert_eq!(uids, [first.uid]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_transaction_writes_what_the_steps_write() {
+        let (_dir, store, _s, u, inbox) = setup("same.result").await;
+        let b = store.backend();
+        let stepped = append_in_steps(
+            b.messages.as_ref(),
+            &b,
+            message(&u, inbox.id, "blob-shared", 5),
+        )
+        .await
+        .expect("steps");
+        let one = b
+            .messages
+            .append_message(&b, message(&u, inbox.id, "blob-shared", 6))
+            .await
+            .expect("one transaction");
+        assert_eq!(one.uid.0, stepped.uid.0 + 1);
+        assert_eq!(one.modseq.0, stepped.modseq.0 + 1);
+        assert!(stepped.thread.is_some());
+        assert_eq!(one.thread, stepped.thread, "same subject and reference");
+        assert_eq!(
+            b.attachments.blob_refs("blob-shared").await.expect("refs"),
+            Some((2, 11))
+        );
+        assert_eq!(storage(&b, &u).await, (one.size + stepped.size) as i64);
+        let stored = b
+            .messages
+            .find_meta(inbox.id, &Default::default())
+            .await
+            .expect("meta");
+        assert_eq!(stored, [stepped.clone(), one.clone()]);
+        let journal = b.journal.since(inbox.id, ModSeq(0)).await.expect("j");
+        let [x, y] = journal.as_slice() else {
+            panic!("two entries, got {journal:?}");
+        };
+        for (e, m) in [(x, &stepped), (y, &one)] {
+            assert_eq!(
+                (e.uid, e.modseq, e.message, e.thread, e.flags.as_deref()),
+                (
+                    Some(m.uid),
+                    m.modseq,
+                    Some(m.id),
+                    m.thread,
+                    Some(&["\\Seen".to_string(), "$Label1".to_string()][..])
+                )
+            );
+        }
+        let mb = b
+            .mailboxes
+            .get_mailbox(u.id, inbox.id)
+            .await
+            .expect("mb")
+            .expect("exists");
+        assert_eq!(mb.flags, ["$Label1"]);
+    }
+}

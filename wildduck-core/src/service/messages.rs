@@ -26,7 +26,9 @@ use crate::model::{
     Flag, FlagOp, Flags, JournalCommand, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
     ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, UserId,
 };
-use crate::store::{BlobRef, CopiedUid, FlagResult, MessageFilter, NewBlob, NewMessage};
+use crate::store::{
+    AppendMessage, BlobRef, CopiedUid, FlagResult, MessageFilter, NewBlob, ThreadLookup,
+};
 use crate::{Error, ErrorKind, Result};
 
 /// How long WildDuck's EXPUNGE holds `mbwr:<mailbox>` before it expires (2 minutes).
@@ -190,6 +192,19 @@ fn new_blob(b: crate::message::split::Blob, magic: u32) -> NewBlob {
     }
 }
 
+/// The keywords of `flags` that `mailbox` does not list yet (for FLAGS), none once it lists
+/// [`MAX_MAILBOX_KEYWORDS`].
+fn new_keywords(mailbox: &Mailbox, flags: &Flags) -> Vec<String> {
+    if mailbox.flags.len() >= MAX_MAILBOX_KEYWORDS {
+        return Vec::new();
+    }
+    flags
+        .keywords()
+        .filter(|k| !mailbox.flags.iter().any(|f| f.eq_ignore_ascii_case(k)))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs [`ingest`], on the blocking pool for large messages (parsing 64 MiB takes a while).
 async fn ingest_message(raw: &[u8]) -> Result<Ingested> {
     if raw.len() <= BLOCKING_INGEST_SIZE {
@@ -227,14 +242,7 @@ impl Services {
 
     /// Remembers new keywords on the mailbox (for FLAGS); a failure only costs the listing.
     async fn remember_keywords(&self, mailbox: &Mailbox, flags: &Flags) {
-        if mailbox.flags.len() >= MAX_MAILBOX_KEYWORDS {
-            return;
-        }
-        let new: Vec<String> = flags
-            .keywords()
-            .filter(|k| !mailbox.flags.iter().any(|f| f.eq_ignore_ascii_case(k)))
-            .map(str::to_string)
-            .collect();
+        let new = new_keywords(mailbox, flags);
         if new.is_empty() {
             return;
         }
@@ -325,29 +333,35 @@ impl Services {
         req: AppendRequest<'_>,
     ) -> Result<Appended> {
         let Ingested { message, blobs } = ingest_message(req.raw).await?;
-        self.check_quota(user).await?;
-        let mb = self.get_mailbox(user, mailbox).await?;
-        // UID and MODSEQ in one atomic step, so journal order by MODSEQ is UID order.
-        let (uid, modseq) = self
-            .backend
-            .mailboxes
-            .allocate(mb.id, 1)
-            .await?
-            .ok_or_else(not_found)?;
-        let thread = self.resolve_thread(user, &message.data.thread).await?;
+        // Both reads at once (they are independent); over quota is reported first, as before.
+        let (quota, mb) = tokio::join!(self.check_quota(user), self.get_mailbox(user, mailbox));
+        quota?;
+        let mb = mb?;
+        let thread = ThreadLookup {
+            subject: message.data.thread.subject.clone(),
+            references: message
+                .data
+                .thread
+                .references
+                .iter()
+                .take(super::threads::MAX_THREAD_REFERENCES)
+                .cloned()
+                .collect(),
+        };
 
         let id = MessageId::new();
         let magic = u32::from(rand::random::<u16>()).max(1);
         let now = Timestamp::now();
         let idate = req.idate.unwrap_or(now);
+        // UID, MODSEQ and thread are assigned by the store's append.
         let meta = MessageMeta {
             id,
             root: id,
             user,
             mailbox: mb.id,
-            uid,
-            modseq,
-            thread: Some(thread),
+            uid: Uid(0),
+            modseq: ModSeq(0),
+            thread: None,
             idate,
             hdate: message.data.hdate.map(Timestamp).unwrap_or(idate),
             flags: req.flags,
@@ -361,60 +375,35 @@ impl Services {
                 .then(|| Timestamp(now.0.saturating_add(to_i64(mb.retention)))),
             blobs: message.blob_hashes(),
         };
-
-        // Blobs one by one, so a failure knows exactly which references to give back.
-        let mut taken: Vec<BlobRef> = Vec::with_capacity(blobs.len());
-        for b in blobs {
-            let r = BlobRef {
-                hash: b.hash.clone(),
-                count: 1,
-                magic: i64::from(magic),
-            };
-            if let Err(e) = self
-                .backend
-                .attachments
-                .put_blobs(std::slice::from_ref(&new_blob(b, magic)))
-                .await
-            {
-                self.release_refs(&taken).await;
-                return Err(e);
-            }
-            taken.push(r);
-        }
-
-        let new = NewMessage {
-            meta: meta.clone(),
-            content: Arc::new(message),
-        };
-        if let Err(e) = self
+        let keywords = new_keywords(&mb, &meta.flags);
+        let journal = exists_entry(&meta, req.session);
+        // Allocation → thread → blobs → insert → `storageUsed` → keywords → journal as one store
+        // primitive: one transaction on SQLite, the undoing step-by-step sequence elsewhere
+        // (`store::append_in_steps`). Either way no partial message survives an error.
+        let stored = self
             .backend
             .messages
-            .insert_messages(std::slice::from_ref(&new))
-            .await
-        {
-            self.release_refs(&taken).await;
-            return Err(e);
-        }
-        if let Err(e) = self
-            .backend
-            .users
-            .inc_storage(user, to_i64(meta.size))
-            .await
-        {
-            self.remove_inserted(mb.id, &[id]).await;
-            self.release_refs(&taken).await;
-            return Err(e);
-        }
-        self.remember_keywords(&mb, &meta.flags).await;
-        self.journal(&[exists_entry(&meta, req.session)]).await;
+            .append_message(
+                &self.backend,
+                AppendMessage {
+                    meta,
+                    content: Arc::new(message),
+                    blobs: blobs.into_iter().map(|b| new_blob(b, magic)).collect(),
+                    thread: Some(thread),
+                    keywords,
+                    journal: Some(journal),
+                },
+            )
+            .await?;
+        // Only after the commit: sessions woken now find the message and its journal entry.
         self.notify(user).await;
         Ok(Appended {
             id,
-            uid,
+            uid: stored.uid,
             uid_validity: mb.uid_validity,
-            modseq,
-            size: meta.size,
-            thread,
+            modseq: stored.modseq,
+            size: stored.size,
+            thread: stored.thread.unwrap_or_default(),
         })
     }
 

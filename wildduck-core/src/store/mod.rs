@@ -175,10 +175,59 @@ pub struct NewMessage {
     pub content: Arc<StoredMessage>,
 }
 
+/// How a new message finds its thread (see [`ThreadStore::resolve_thread`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ThreadLookup {
+    /// The normalised subject.
+    pub subject: String,
+    /// Hashed reference ids (already cut to the number a thread keeps).
+    pub references: Vec<String>,
+}
+
+/// Everything one append writes, for [`MessageStore::append_message`]. The UID and MODSEQ are
+/// allocated by the append itself (and the thread resolved), so they are not known yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendMessage {
+    /// Metadata. `uid` and `modseq` are ignored and set from the allocation; `thread` is set
+    /// from [`AppendMessage::thread`] when that is given.
+    pub meta: MessageMeta,
+    /// The stored form from [`crate::message::ingest`].
+    pub content: Arc<StoredMessage>,
+    /// The content's attachment blobs: each is stored, or referenced once more with
+    /// `(+1, +meta.magic)` when it exists.
+    pub blobs: Vec<NewBlob>,
+    /// Resolve the thread with this lookup; `None` keeps `meta.thread`.
+    pub thread: Option<ThreadLookup>,
+    /// Keywords to add to the mailbox's keyword list (the caller left out known ones).
+    pub keywords: Vec<String>,
+    /// The journal entry announcing the message; its `uid`, `modseq`, `message` and `thread`
+    /// are set to the stored message's. `None` writes no entry.
+    pub journal: Option<JournalEntry>,
+}
+
 /// Messages. The message body (MIME tree and derived fields) is handled by the backend as an opaque
 /// document next to [`MessageMeta`]; metadata-only reads never load it.
 #[async_trait]
 pub trait MessageStore: Send + Sync + std::fmt::Debug {
+    /// Appends one message as a whole: allocates its UID and a MODSEQ in `meta.mailbox` (the
+    /// mailbox must be `meta.user`'s), resolves its thread, stores or references its blobs,
+    /// inserts it, adds its size to the user's `storageUsed`, adds the keywords to the mailbox and
+    /// writes the journal entry. Returns the stored metadata (with UID, MODSEQ and thread);
+    /// `NotFound` when the mailbox is absent. On an error no message is visible and
+    /// `storageUsed` is unchanged (a UID may be used up).
+    ///
+    /// The default ([`append_in_steps`]) runs the steps as separate primitives of `backend`
+    /// (the insert through `self`), undoing earlier steps when a later one fails; keywords and
+    /// journal are best effort there (logged), as the data is complete by then. A backend with
+    /// transactions overrides it to write everything in one transaction and one commit.
+    async fn append_message(
+        &self,
+        backend: &Backend,
+        message: AppendMessage,
+    ) -> Result<MessageMeta> {
+        append_in_steps(self, backend, message).await
+    }
+
     /// Metadata of the messages matching `filter` in one query, sorted by UID.
     async fn find_meta(
         &self,
@@ -460,4 +509,109 @@ pub struct Backend {
     pub asps: Arc<dyn AspStore>,
     /// Authentication log.
     pub authlog: Arc<dyn AuthLogStore>,
+}
+
+/// The step-by-step append behind [`MessageStore::append_message`]'s default, for backends
+/// without multi-document transactions: allocate → thread → blobs → insert (through `messages`)
+/// → `storageUsed` → keywords → journal. A failing blob, insert or quota step gives back the
+/// references taken and removes the inserted document before the error is returned.
+pub async fn append_in_steps<M: MessageStore + ?Sized>(
+    messages: &M,
+    backend: &Backend,
+    message: AppendMessage,
+) -> Result<MessageMeta> {
+    let AppendMessage {
+        mut meta,
+        content,
+        blobs,
+        thread,
+        keywords,
+        journal,
+    } = message;
+    // UID and MODSEQ in one atomic step, so journal order by MODSEQ is UID order.
+    let (uid, modseq) = backend
+        .mailboxes
+        .allocate(meta.mailbox, 1)
+        .await?
+        .ok_or_else(|| crate::Error::not_found("no such mailbox"))?;
+    meta.uid = uid;
+    meta.modseq = modseq;
+    if let Some(t) = thread {
+        meta.thread = Some(
+            backend
+                .threads
+                .resolve_thread(meta.user, &t.subject, &t.references)
+                .await?,
+        );
+    }
+
+    // Blobs one by one, so a failure knows exactly which references to give back.
+    let mut taken: Vec<BlobRef> = Vec::with_capacity(blobs.len());
+    for b in blobs {
+        let r = BlobRef {
+            hash: b.hash.clone(),
+            count: -1,
+            magic: -i64::from(b.magic),
+        };
+        if let Err(e) = backend
+            .attachments
+            .put_blobs(std::slice::from_ref(&b))
+            .await
+        {
+            undo_refs(backend, &taken).await;
+            return Err(e);
+        }
+        taken.push(r);
+    }
+
+    let new = NewMessage {
+        meta: meta.clone(),
+        content,
+    };
+    if let Err(e) = messages.insert_messages(std::slice::from_ref(&new)).await {
+        undo_refs(backend, &taken).await;
+        return Err(e);
+    }
+    let size = i64::try_from(meta.size).unwrap_or(i64::MAX);
+    if let Err(e) = backend.users.inc_storage(meta.user, size).await {
+        if let Err(e) = messages.delete_messages(meta.mailbox, &[meta.id]).await {
+            tracing::error!(mailbox = %meta.mailbox, error = %e, "rollback of an inserted message failed");
+        }
+        undo_refs(backend, &taken).await;
+        return Err(e);
+    }
+    if !keywords.is_empty()
+        && let Err(e) = backend
+            .mailboxes
+            .add_keywords(meta.mailbox, &keywords)
+            .await
+    {
+        tracing::warn!(mailbox = %meta.mailbox, error = %e, "keyword list update failed");
+    }
+    if let Some(mut entry) = journal {
+        stamp_entry(&mut entry, &meta);
+        if let Err(e) = backend.journal.append(std::slice::from_ref(&entry)).await {
+            tracing::warn!(mailbox = %meta.mailbox, error = %e, "journal write failed");
+        }
+    }
+    Ok(meta)
+}
+
+/// Gives the journal entry of an append the stored message's UID, MODSEQ, id and thread.
+pub(crate) fn stamp_entry(entry: &mut JournalEntry, meta: &MessageMeta) {
+    entry.uid = Some(meta.uid);
+    entry.modseq = meta.modseq;
+    entry.message = Some(meta.id);
+    entry.thread = meta.thread;
+}
+
+/// Applies already negated references (undo of a failed append); a failure is logged: a leak
+/// the garbage collector tolerates, never a loss.
+async fn undo_refs(backend: &Backend, negated: &[BlobRef]) {
+    if negated.is_empty() {
+        return;
+    }
+    if let Err(e) = backend.attachments.update_refs(negated).await {
+        tracing::error!(error = %e, "rollback of attachment references failed");
+    }
 }

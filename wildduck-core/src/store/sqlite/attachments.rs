@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, i, sql};
 use crate::Result;
@@ -19,46 +19,7 @@ impl AttachmentStore for SqliteStore {
             return Ok(());
         }
         let blobs = blobs.to_vec();
-        self.write(move |tx| {
-            let now = Timestamp::now().0;
-            let mut bump = tx
-                .prepare_cached(
-                    "UPDATE blobs SET refs = refs + 1, magic = magic + ?1, updated = ?2 WHERE hash = ?3",
-                )
-                .map_err(sql)?;
-            for b in &blobs {
-                if bump
-                    .execute(params![i64::from(b.magic), now, b.hash])
-                    .map_err(sql)?
-                    > 0
-                {
-                    continue;
-                }
-                tx.execute(
-                    "INSERT INTO blobs (hash, refs, magic, content_type, transfer_encoding, \
-                     encoded_size, decoded_line_len, length, created, updated) \
-                     VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                    params![
-                        b.hash,
-                        i64::from(b.magic),
-                        b.content_type,
-                        b.transfer_encoding,
-                        i(b.encoded_size),
-                        b.decoded_line_len.map(|l| i(l as u64)),
-                        i(b.data.len() as u64),
-                        now,
-                    ],
-                )
-                .map_err(sql)?;
-                tx.execute(
-                    "INSERT INTO blob_data (hash, data) VALUES (?1, ?2)",
-                    params![b.hash, b.data],
-                )
-                .map_err(sql)?;
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |tx| put_blobs_in(tx, &blobs)).await
     }
 
     async fn update_refs(&self, refs: &[BlobRef]) -> Result<()> {
@@ -122,4 +83,45 @@ impl AttachmentStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Stores each blob inside `tx`, or adds a reference `(+1, +magic)` when it exists.
+pub(super) fn put_blobs_in(tx: &Connection, blobs: &[NewBlob]) -> Result<()> {
+    let now = Timestamp::now().0;
+    let mut bump = tx
+        .prepare_cached(
+            "UPDATE blobs SET refs = refs + 1, magic = magic + ?1, updated = ?2 WHERE hash = ?3",
+        )
+        .map_err(sql)?;
+    for b in blobs {
+        if bump
+            .execute(params![i64::from(b.magic), now, b.hash])
+            .map_err(sql)?
+            > 0
+        {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO blobs (hash, refs, magic, content_type, transfer_encoding, \
+             encoded_size, decoded_line_len, length, created, updated) \
+             VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            params![
+                b.hash,
+                i64::from(b.magic),
+                b.content_type,
+                b.transfer_encoding,
+                i(b.encoded_size),
+                b.decoded_line_len.map(|l| i(l as u64)),
+                i(b.data.len() as u64),
+                now,
+            ],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO blob_data (hash, data) VALUES (?1, ?2)",
+            params![b.hash, b.data],
+        )
+        .map_err(sql)?;
+    }
+    Ok(())
 }

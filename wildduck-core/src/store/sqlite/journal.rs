@@ -1,7 +1,7 @@
 //! `journal` table: the change log other sessions replay, in MODSEQ then insertion order.
 
 use async_trait::async_trait;
-use rusqlite::{Row, params};
+use rusqlite::{Connection, Row, params};
 
 use super::{SqliteStore, i, id_at, idb, json_list, opt_id_at, sql, u_at};
 use crate::Result;
@@ -46,43 +46,7 @@ impl JournalStore for SqliteStore {
             return Ok(());
         }
         let entries = entries.to_vec();
-        self.write(move |tx| {
-            let mut stmt = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO journal ({COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-                ))
-                .map_err(sql)?;
-            let now = Timestamp::now();
-            for e in &entries {
-                let id = if e.id == JournalId::default() {
-                    JournalId::new()
-                } else {
-                    e.id
-                };
-                let created = if e.created.0 == 0 { now } else { e.created };
-                stmt.execute(params![
-                    idb(id.0),
-                    idb(e.user.0),
-                    idb(e.mailbox.0),
-                    e.command.map(|c| c.as_str()),
-                    e.uid.map(|u| i64::from(u.0)),
-                    e.message.map(|m| idb(m.0)),
-                    i(e.modseq.0),
-                    e.flags.as_deref().map(json_list),
-                    e.unseen,
-                    e.unseen_change,
-                    e.idate.map(|t| t.0),
-                    e.thread.map(|t| idb(t.0)),
-                    e.ignore,
-                    e.path,
-                    created.0,
-                ])
-                .map_err(sql)?;
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |tx| append_in(tx, &entries)).await
     }
 
     async fn since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Vec<JournalEntry>> {
@@ -137,4 +101,42 @@ impl JournalStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Appends journal entries inside `tx` (ids assigned when default, `created` set when zero).
+pub(super) fn append_in(tx: &Connection, entries: &[JournalEntry]) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO journal ({COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ))
+        .map_err(sql)?;
+    let now = Timestamp::now();
+    for e in entries {
+        let id = if e.id == JournalId::default() {
+            JournalId::new()
+        } else {
+            e.id
+        };
+        let created = if e.created.0 == 0 { now } else { e.created };
+        stmt.execute(params![
+            idb(id.0),
+            idb(e.user.0),
+            idb(e.mailbox.0),
+            e.command.map(|c| c.as_str()),
+            e.uid.map(|u| i64::from(u.0)),
+            e.message.map(|m| idb(m.0)),
+            i(e.modseq.0),
+            e.flags.as_deref().map(json_list),
+            e.unseen,
+            e.unseen_change,
+            e.idate.map(|t| t.0),
+            e.thread.map(|t| idb(t.0)),
+            e.ignore,
+            e.path,
+            created.0,
+        ])
+        .map_err(sql)?;
+    }
+    Ok(())
 }

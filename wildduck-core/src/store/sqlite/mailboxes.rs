@@ -216,36 +216,8 @@ impl MailboxStore for SqliteStore {
             return Ok(());
         }
         let keywords = keywords.to_vec();
-        self.write(move |tx| {
-            let current: Option<Option<String>> = tx
-                .query_row(
-                    "SELECT flags FROM mailboxes WHERE id = ?1",
-                    [idb(mailbox.0)],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(sql)?;
-            let Some(current) = current else {
-                return Ok(());
-            };
-            let mut flags = parse_list(current);
-            let before = flags.len();
-            for k in keywords {
-                // `$addToSet` semantics: exact duplicates are skipped.
-                if !flags.contains(&k) {
-                    flags.push(k);
-                }
-            }
-            if flags.len() != before {
-                tx.execute(
-                    "UPDATE mailboxes SET flags = ?1 WHERE id = ?2",
-                    params![json_list(&flags), idb(mailbox.0)],
-                )
-                .map_err(sql)?;
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |tx| add_keywords_in(tx, mailbox, &keywords))
+            .await
     }
 }
 
@@ -297,4 +269,37 @@ pub(super) fn allocate_in(
         Uid(first),
         ModSeq(u64::try_from(modseq).unwrap_or(0)),
     )))
+}
+
+/// Adds keywords to the mailbox's keyword list inside `tx` (exact duplicates skipped).
+pub(super) fn add_keywords_in(
+    tx: &rusqlite::Connection,
+    mailbox: MailboxId,
+    keywords: &[String],
+) -> Result<()> {
+    let current: Option<Option<String>> = tx
+        .prepare_cached("SELECT flags FROM mailboxes WHERE id = ?1")
+        .map_err(sql)?
+        .query_row([idb(mailbox.0)], |r| r.get(0))
+        .optional()
+        .map_err(sql)?;
+    let Some(current) = current else {
+        return Ok(());
+    };
+    let mut flags = parse_list(current);
+    let before = flags.len();
+    for k in keywords {
+        // `$addToSet` semantics: exact duplicates are skipped.
+        if !flags.contains(k) {
+            flags.push(k.clone());
+        }
+    }
+    if flags.len() != before {
+        tx.execute(
+            "UPDATE mailboxes SET flags = ?1 WHERE id = ?2",
+            params![json_list(&flags), idb(mailbox.0)],
+        )
+        .map_err(sql)?;
+    }
+    Ok(())
 }

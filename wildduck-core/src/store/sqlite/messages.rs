@@ -5,14 +5,20 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params};
 
-use super::mailboxes::allocate_in;
+use super::attachments::put_blobs_in;
+use super::journal::append_in as journal_append_in;
+use super::mailboxes::{add_keywords_in, allocate_in};
+use super::threads::resolve_in;
 use super::{SqliteStore, codec, i, id_at, idb, opt_id_at, sql, u_at};
 use crate::message::StoredMessage;
 use crate::model::{
     Flag, FlagOp, Flags, Mailbox, MailboxId, MessageId, MessageMeta, ModSeq, SpecialUse, ThreadId,
     Timestamp, Uid, UidSet, UserId,
 };
-use crate::store::{CopiedUid, FlagChange, FlagResult, MessageFilter, MessageStore, NewMessage};
+use crate::store::{
+    AppendMessage, Backend, CopiedUid, FlagChange, FlagResult, MessageFilter, MessageStore,
+    NewMessage, stamp_entry,
+};
 use crate::{Error, ErrorKind, Result};
 
 /// Metadata columns, in the order [`meta_from`] reads them (after `rid`).
@@ -25,6 +31,9 @@ const META_LEN: usize = 19;
 /// A UID set with at most this many ranges is read range by range through the index; a more
 /// fragmented one is read as its bounding range and filtered while streaming.
 const MAX_RANGE_QUERIES: usize = 64;
+
+/// Messages larger than this are encoded on the blocking pool when appended.
+const ENCODE_INLINE_SIZE: u64 = 256 * 1024;
 
 /// Flags as stored: space-separated (no flag contains a space or control character).
 fn flags_text(f: &Flags) -> String {
@@ -199,6 +208,60 @@ fn insert_row(conn: &Connection, m: &MessageMeta) -> Result<i64> {
 
 #[async_trait]
 impl MessageStore for SqliteStore {
+    async fn append_message(
+        &self,
+        _backend: &Backend,
+        message: AppendMessage,
+    ) -> Result<MessageMeta> {
+        let AppendMessage {
+            mut meta,
+            content,
+            blobs,
+            thread,
+            keywords,
+            journal,
+        } = message;
+        // Encoded before the job is queued, so the writer thread (which every write of the
+        // database waits for) only runs SQL; large ones off the reactor.
+        let data = if meta.size > ENCODE_INLINE_SIZE {
+            super::blocking(move || codec::encode(&content)).await?
+        } else {
+            codec::encode(&content)
+        };
+        // Every step in one savepoint of one batch transaction: one commit (shared with
+        // concurrent writers) instead of one per step, and nothing partial after a crash, so
+        // there is no undo path. The journal entry commits with the message, so a session never
+        // sees the message without its EXISTS.
+        self.write(move |tx| {
+            let (uid, modseq) = allocate_in(tx, meta.mailbox, Some(meta.user), 1)?
+                .ok_or_else(|| Error::not_found("no such mailbox"))?;
+            meta.uid = uid;
+            meta.modseq = modseq;
+            if let Some(t) = &thread {
+                meta.thread = Some(resolve_in(tx, meta.user, &t.subject, &t.references)?);
+            }
+            put_blobs_in(tx, &blobs)?;
+            let rid = insert_row(tx, &meta)?;
+            tx.prepare_cached("INSERT INTO message_content (rid, data) VALUES (?1, ?2)")
+                .map_err(sql)?
+                .execute(params![rid, data])
+                .map_err(sql)?;
+            tx.prepare_cached("UPDATE users SET storage_used = storage_used + ?1 WHERE id = ?2")
+                .map_err(sql)?
+                .execute(params![i(meta.size), idb(meta.user.0)])
+                .map_err(sql)?;
+            if !keywords.is_empty() {
+                add_keywords_in(tx, meta.mailbox, &keywords)?;
+            }
+            if let Some(mut entry) = journal {
+                stamp_entry(&mut entry, &meta);
+                journal_append_in(tx, std::slice::from_ref(&entry))?;
+            }
+            Ok(meta)
+        })
+        .await
+    }
+
     async fn find_meta(
         &self,
         mailbox: MailboxId,
