@@ -157,6 +157,10 @@ pub fn router(state: ApiState) -> Router {
             "/users/{user}/asps/{asp}",
             get(routes::asps::get).delete(routes::asps::delete),
         )
+        .route(
+            "/users/{user}/password/reset",
+            post(routes::users::password_reset),
+        )
         .route("/users/{user}/authlog", get(routes::authlog::list))
         .route("/users/{user}/authlog/{event}", get(routes::authlog::get))
         .route("/openapi.json", get(openapi::serve))

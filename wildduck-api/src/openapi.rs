@@ -5,8 +5,9 @@ use axum::Json;
 use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
 };
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{
-    InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Required, ResponseBuilder,
+    ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Required, ResponseBuilder,
 };
 
 /// One documented operation: method, path (WildDuck's `:param` form), tag, operation id, summary.
@@ -20,6 +21,13 @@ type Route = (
 
 /// Every route [`crate::router`] mounts.
 pub const ROUTES: &[Route] = &[
+    (
+        HttpMethod::Post,
+        "/users/{user}/password/reset",
+        "Users",
+        "resetUserPassword",
+        "Set a temporary password (shown once)",
+    ),
     (
         HttpMethod::Get,
         "/users/{user}/asps",
@@ -138,6 +146,13 @@ pub const ROUTES: &[Route] = &[
         "Authentication",
         "authenticate",
         "Authenticate a user with a password for a scope",
+    ),
+    (
+        HttpMethod::Get,
+        "/users",
+        "Users",
+        "getUsers",
+        "List users (paginated, filters)",
     ),
     (
         HttpMethod::Post,
@@ -302,6 +317,22 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
+/// An error answer: `{"error": string, "code": string, "details"?: object}` as JSON.
+fn error_response(description: &str) -> ResponseBuilder {
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("error", string())
+        .property("code", string())
+        .property("details", ObjectBuilder::new().schema_type(Type::Object))
+        .required("error")
+        .required("code");
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new().schema(Some(schema)).build(),
+    )
+}
+
 /// Builds the document.
 pub fn document() -> OpenApi {
     let mut paths = PathsBuilder::new();
@@ -310,23 +341,28 @@ pub fn document() -> OpenApi {
             .operation_id(Some(*id))
             .summary(Some(*summary))
             .tag(*tag)
-            .response("200", ResponseBuilder::new().description("Success"))
-            .response(
-                "400",
-                ResponseBuilder::new().description("InputValidationError"),
-            )
-            .response(
+            .response("200", ResponseBuilder::new().description("Success"));
+        // Every error answer has WildDuck's `{error, code, details}` body.
+        for (status, what) in [
+            ("400", "InputValidationError"),
+            (
                 "403",
-                ResponseBuilder::new().description("InvalidToken or MissingPrivileges"),
-            )
-            .response("404", ResponseBuilder::new().description("Not found"));
+                "InvalidToken, MissingPrivileges, OverQuotaError or another refusal",
+            ),
+            ("404", "Not found"),
+            ("409", "Conflict"),
+            ("413", "Request body or message too large"),
+        ] {
+            op = op.response(status, error_response(what));
+        }
         for seg in path.split('/') {
             if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 op = op.parameter(
                     ParameterBuilder::new()
                         .name(name)
                         .parameter_in(ParameterIn::Path)
-                        .required(Required::True),
+                        .required(Required::True)
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
                 );
             }
         }

@@ -615,3 +615,127 @@ async fn asps_and_authlog_sqlite() {
 async fn asps_and_authlog_mongo_redis() {
     asp_flow(Kind::Mongo).await;
 }
+
+async fn reset_flow(kind: Kind) {
+    let api = start_with(kind, config(3600, 36000)).await;
+    let a = user(&api, "gina").await;
+    let (s, body) = call(
+        &api,
+        "POST",
+        &format!("/users/{a}/password/reset"),
+        MASTER,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let temp = body["password"].as_str().expect("password").to_string();
+    assert!(
+        temp.len() == 12 && temp.bytes().all(|c| c.is_ascii_alphanumeric()),
+        "{temp}"
+    );
+    assert!(body["validAfter"].is_string());
+
+    let auth = |password: String, scope: &'static str| {
+        let body = json!({"username": "gina", "password": password, "scope": scope});
+        async { call(&api, "POST", "/authenticate", MASTER, Some(body)).await }
+    };
+    let (s, body) = auth(temp.clone(), "master").await;
+    assert_eq!(
+        (s, &body["requirePasswordChange"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+    let (s, body) = auth("secretpass".into(), "master").await;
+    assert_eq!(
+        (s, &body["requirePasswordChange"]),
+        (200, &json!(false)),
+        "the account password still works"
+    );
+    let (s, body) = auth(temp.clone(), "imap").await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (403, Some("InvalidAuthScope")),
+        "master scope only"
+    );
+
+    // Not yet valid.
+    let (s, body) = call(
+        &api,
+        "POST",
+        &format!("/users/{a}/password/reset"),
+        MASTER,
+        Some(json!({"validAfter": "2999-01-01T00:00:00.000Z"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let later = body["password"].as_str().expect("password").to_string();
+    let (s, body) = auth(later.clone(), "master").await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (403, Some("TempPasswordNotYetValid"))
+    );
+    let (s, _) = call(
+        &api,
+        "POST",
+        &format!("/users/{a}/password/reset"),
+        MASTER,
+        Some(json!({"validAfter": "soon"})),
+    )
+    .await;
+    assert_eq!(s, 400);
+
+    // A user token may not reset (users:update any), and a new password ends the reset.
+    let token = token_for(&api, "gina").await;
+    let (s, _) = call(
+        &api,
+        "POST",
+        "/users/me/password/reset",
+        &token,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _) = call(
+        &api,
+        "POST",
+        &format!("/users/{a}/password/reset"),
+        MASTER,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = call(
+        &api,
+        "PUT",
+        &format!("/users/{a}"),
+        MASTER,
+        Some(json!({"password": "brandnewpass"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = auth(temp, "master").await;
+    assert_eq!(s, 403);
+    let (s, body) = call(
+        &api,
+        "GET",
+        &format!("/users/{a}/authlog?action=reset"),
+        MASTER,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert!(
+        body["results"].as_array().is_some_and(|r| !r.is_empty()),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn password_reset_sqlite() {
+    reset_flow(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn password_reset_mongo_redis() {
+    reset_flow(Kind::Mongo).await;
+}

@@ -8,6 +8,7 @@ use serde_json::json;
 use wildduck_core::ErrorKind;
 use wildduck_core::service::login::{
     INVALID_SCOPE_MESSAGE, LoginRequest, SCOPE_DISABLED_MESSAGE, Scope,
+    TEMP_PASSWORD_NOT_YET_VALID_MESSAGE,
 };
 
 use super::ok;
@@ -60,9 +61,9 @@ pub async fn post(State(state): State<ApiState>, p: Params) -> ApiResult {
             "\"username\" is required",
         ));
     };
-    let user = state
+    let login = state
         .services
-        .login(LoginRequest {
+        .login_detailed(LoginRequest {
             username: &username,
             password: &password,
             scope,
@@ -82,6 +83,13 @@ pub async fn post(State(state): State<ApiState>, p: Params) -> ApiResult {
                     e.message().to_string(),
                 )
             }
+            ErrorKind::AuthFailed if e.message() == TEMP_PASSWORD_NOT_YET_VALID_MESSAGE => {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "TempPasswordNotYetValid",
+                    TEMP_PASSWORD_NOT_YET_VALID_MESSAGE,
+                )
+            }
             ErrorKind::AuthFailed | ErrorKind::NotFound => {
                 ApiError::new(StatusCode::FORBIDDEN, "AuthFailed", "Authentication failed")
             }
@@ -92,6 +100,7 @@ pub async fn post(State(state): State<ApiState>, p: Params) -> ApiResult {
             ),
             _ => ApiError::from_core(e, USER_NF),
         })?;
+    let user = login.user;
     let mut body = json!({
         "success": true,
         "id": user.id.to_string(),
@@ -99,7 +108,7 @@ pub async fn post(State(state): State<ApiState>, p: Params) -> ApiResult {
         "address": user.address,
         "scope": scope_s,
         "require2fa": false,
-        "requirePasswordChange": false,
+        "requirePasswordChange": login.require_password_change,
     });
     if token {
         let t = crate::auth::tokens::issue_user_token(&state, user.id).await?;

@@ -31,13 +31,41 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("ResourceNotFound", "Requested resource was not found")
 }
 
-/// A known path with a method it does not take: 405 `MethodNotAllowed` (restify's code).
-pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
-    ApiError::new(
+/// A known path with a method it does not take: 405 `MethodNotAllowed` (restify's code), with
+/// the `Allow` header HTTP asks for (the methods the route table documents for the path).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let segs: Vec<&str> = uri.path().split('/').collect();
+    let mut allow: Vec<String> = crate::openapi::ROUTES
+        .iter()
+        .filter(|(_, pattern, ..)| {
+            let pat: Vec<&str> = pattern.split('/').collect();
+            pat.len() == segs.len()
+                && pat
+                    .iter()
+                    .zip(&segs)
+                    .all(|(p, s)| p.starts_with('{') || p == s)
+        })
+        .map(|(m, ..)| {
+            // Serialised lower-case by serde ("get"); HTTP wants upper case.
+            serde_json::to_value(m)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_ascii_uppercase))
+                .unwrap_or_default()
+        })
+        .filter(|m| !m.is_empty())
+        .collect();
+    allow.sort();
+    allow.dedup();
+    let mut resp = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "MethodNotAllowed",
         format!("{method} is not allowed"),
     )
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&allow.join(", ")) {
+        resp.headers_mut().insert(axum::http::header::ALLOW, v);
+    }
+    resp
 }
 
 /// A timestamp as JavaScript's `Date.toJSON()` writes it (`2026-11-28T09:47:08.973Z`), as

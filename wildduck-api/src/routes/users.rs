@@ -269,6 +269,45 @@ pub async fn quota_reset(State(state): State<ApiState>, p: Params) -> Result<Res
     })))
 }
 
+/// `POST /users/:user/password/reset` (`validAfter`): sets a temporary password (12 letters and
+/// digits, usable for the master scope for 24 hours from `validAfter`, next to the account
+/// password) → `{"success": true, "password", "validAfter"}`.
+pub async fn password_reset(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let id = v.object_id("user");
+    let valid_after = match p.map.get("validAfter") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::Number(n)) => n.as_i64().map(wildduck_core::model::Timestamp),
+        Some(Value::String(s)) => {
+            let t = super::messages::parse_iso(s);
+            if t.is_none() {
+                v.reject("validAfter", "\"validAfter\" must be a valid date");
+            }
+            t
+        }
+        Some(_) => {
+            v.reject("validAfter", "\"validAfter\" must be a valid date");
+            None
+        }
+    };
+    v.accept(&["validAfter"]);
+    v.finish(true)?;
+    let id = UserId(id.unwrap_or_default());
+    load_user(&state, id).await?;
+    let field = |k: &str| p.map.get(k).and_then(Value::as_str).map(str::to_string);
+    let (password, valid_after) = state
+        .services
+        .reset_password(id, valid_after, field("sess"), field("ip"))
+        .await
+        .map_err(|e| ApiError::from_core(e, USER_NF))?;
+    Ok(ok(json!({
+        "success": true,
+        "password": password,
+        "validAfter": super::iso_date(valid_after),
+    })))
+}
+
 /// Splits WildDuck's comma separated tag list: lower-cased, trimmed, de-duplicated across both
 /// lists (a tag in `requiredTags` is not repeated in `tags`).
 fn tag_list(raw: Option<String>, seen: &mut Vec<String>) -> Vec<String> {

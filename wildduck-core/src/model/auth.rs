@@ -3,6 +3,22 @@
 
 use super::{ObjectId, Timestamp, UserId};
 
+/// A temporary password set by a password reset (WildDuck `tempPassword`): valid for the
+/// master scope only, from `valid_after` until [`TEMP_PASSWORD_WINDOW_MS`] after `created`;
+/// logging in with it asks the client to change the password.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TempPassword {
+    /// Password hash.
+    pub password: String,
+    /// When it was set.
+    pub created: Timestamp,
+    /// Not usable before this.
+    pub valid_after: Timestamp,
+}
+
+/// How long a temporary password may be used after it was set (WildDuck `TEMP_PASS_WINDOW`).
+pub const TEMP_PASSWORD_WINDOW_MS: i64 = 24 * 3600 * 1000;
+
 /// An application-specific password: a generated password for one client, limited to scopes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Asp {

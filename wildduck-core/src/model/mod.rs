@@ -7,7 +7,9 @@ mod ids;
 mod types;
 mod uid;
 
-pub use auth::{AUTHLOG_BUCKET_MS, Asp, AuthEvent, AuthLogFilter};
+pub use auth::{
+    AUTHLOG_BUCKET_MS, Asp, AuthEvent, AuthLogFilter, TEMP_PASSWORD_WINDOW_MS, TempPassword,
+};
 pub use flags::{Flag, FlagOp, Flags, MAX_KEYWORD_LEN};
 pub use ids::{AddressId, JournalId, MailboxId, MessageId, ObjectId, ThreadId, UserId};
 pub use types::{

@@ -110,6 +110,8 @@ pub struct User {
     pub limits: UserLimits,
     /// Creation time.
     pub created: Timestamp,
+    /// A temporary password from a password reset, if one is set.
+    pub temp_password: Option<super::TempPassword>,
 }
 
 /// Per-user limits as WildDuck stores them on the user document.

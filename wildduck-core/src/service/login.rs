@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::Services;
 use super::authlog::AuthLogEntry;
 use super::users::unameview;
-use crate::model::{ObjectId, Timestamp, User};
+use crate::model::{ObjectId, TEMP_PASSWORD_WINDOW_MS, Timestamp, User};
 use crate::{Error, ErrorKind, Result};
 
 /// Failed logins allowed per user within [`USER_AUTH_WINDOW`] (WildDuck `USER_AUTH_FAILURES`).
@@ -136,6 +136,21 @@ pub struct LoginSuccess {
     pub asp: Option<ObjectId>,
     /// The authlog entry of this login, when it could be written.
     pub auth_event: Option<ObjectId>,
+    /// Logged in with the temporary password of a reset: the client should set a new one.
+    pub require_password_change: bool,
+}
+
+/// The message of a login with a temporary password before its `validAfter`.
+pub const TEMP_PASSWORD_NOT_YET_VALID_MESSAGE: &str = "Temporary password is not yet activated";
+
+/// What [`Services::check_temp_password`] found.
+enum TempCheck {
+    /// No temporary password, an expired one, or another password.
+    NoMatch,
+    /// The temporary password, before its `validAfter`.
+    NotYetValid,
+    /// The temporary password, usable.
+    Valid,
 }
 
 impl Services {
@@ -243,7 +258,33 @@ impl Services {
             }
             return Err(auth_failed());
         }
-        let (authed, asp) = match self.check_password(user.clone(), req.password).await {
+        // A temporary password from a reset is tried first (WildDuck's order).
+        let temporary = match self.check_temp_password(&user, req.password).await? {
+            TempCheck::NoMatch => false,
+            TempCheck::NotYetValid => {
+                log_fail("temporary password not yet valid");
+                return Err(Error::new(
+                    ErrorKind::AuthFailed,
+                    TEMP_PASSWORD_NOT_YET_VALID_MESSAGE,
+                ));
+            }
+            TempCheck::Valid if req.scope != Scope::Master => {
+                log_fail("temporary password outside the master scope");
+                self.log_auth_event(uid, entry("fail", Some("temporary")))
+                    .await;
+                if let Some(ttl) = self.count_auth_failure(&key).await {
+                    return Err(rate_limited(ttl));
+                }
+                return Err(Error::new(ErrorKind::AuthFailed, INVALID_SCOPE_MESSAGE));
+            }
+            TempCheck::Valid => true,
+        };
+        let checked = if temporary {
+            Ok(user.clone())
+        } else {
+            self.check_password(user.clone(), req.password).await
+        };
+        let (authed, asp) = match checked {
             Ok(u) => (u, None),
             Err(e) if e.kind() == ErrorKind::AuthFailed => {
                 let found = if req.scope == Scope::Master {
@@ -291,7 +332,8 @@ impl Services {
         }
         let auth_event = match &asp {
             None => {
-                self.log_auth_event(uid, entry("success", Some("master")))
+                let source = if temporary { "temporary" } else { "master" };
+                self.log_auth_event(uid, entry("success", Some(source)))
                     .await
             }
             Some(a) => {
@@ -322,6 +364,30 @@ impl Services {
             user: authed,
             asp: asp.map(|a| a.id),
             auth_event,
+            require_password_change: temporary,
+        })
+    }
+
+    /// Compares `password` with `user`'s temporary password, if one was set in the last
+    /// [`TEMP_PASSWORD_WINDOW_MS`].
+    async fn check_temp_password(&self, user: &User, password: &str) -> Result<TempCheck> {
+        let now = Timestamp::now();
+        let Some(t) = user
+            .temp_password
+            .clone()
+            .filter(|t| t.created.0 > now.0.saturating_sub(TEMP_PASSWORD_WINDOW_MS))
+        else {
+            return Ok(TempCheck::NoMatch);
+        };
+        let pw = password.to_string();
+        let hash = t.password.clone();
+        let ok = tokio::task::spawn_blocking(move || crate::auth::password::verify(&pw, &hash))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))?;
+        Ok(match ok {
+            false => TempCheck::NoMatch,
+            true if t.valid_after > now => TempCheck::NotYetValid,
+            true => TempCheck::Valid,
         })
     }
 

@@ -175,6 +175,7 @@ impl Services {
             activated: true,
             limits: Default::default(),
             created: now,
+            temp_password: None,
         };
         self.backend.users.insert_user(&user).await?;
         let boxes = default_mailboxes(user.id, user.retention, now);
@@ -307,7 +308,13 @@ impl Services {
         if !self.backend.users.update_user(id, &update).await? {
             return Err(Error::not_found("no such user"));
         }
-        self.get_user(id).await
+        let user = self.get_user(id).await?;
+        if update.password.is_some() && user.temp_password.is_some() {
+            // A new password ends a password reset (WildDuck sets `tempPassword: false`).
+            self.backend.users.set_temp_password(id, None).await?;
+            return self.get_user(id).await;
+        }
+        Ok(user)
     }
 
     /// Deletes a user with its mailboxes, messages (attachment references released) and addresses.
@@ -322,6 +329,58 @@ impl Services {
         b.asps.delete_user_asps(id).await?;
         b.users.delete_user(id).await?;
         Ok(())
+    }
+
+    /// WildDuck's password reset: a new random 12-character temporary password (letters and
+    /// digits) that works for the master scope from `valid_after` (default now) for 24 hours,
+    /// next to the account password; logged as `reset`. Returns the plain password and
+    /// `valid_after`. `NotFound` for an unknown user.
+    pub async fn reset_password(
+        &self,
+        id: UserId,
+        valid_after: Option<Timestamp>,
+        sess: Option<String>,
+        ip: Option<String>,
+    ) -> Result<(String, Timestamp)> {
+        self.get_user(id).await?;
+        const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let plain: String = (0..12)
+            .map(|_| {
+                let i = rand::random::<u32>() as usize % CHARS.len();
+                char::from(CHARS.get(i).copied().unwrap_or(b'x'))
+            })
+            .collect();
+        let cost = self.config.bcrypt_cost;
+        let p = plain.clone();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&p, cost))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Backend, e.to_string()))??;
+        let now = Timestamp::now();
+        let valid_after = valid_after.unwrap_or(now);
+        let temp = crate::model::TempPassword {
+            password: hash,
+            created: now,
+            valid_after,
+        };
+        if !self
+            .backend
+            .users
+            .set_temp_password(id, Some(&temp))
+            .await?
+        {
+            return Err(Error::not_found("no such user"));
+        }
+        self.log_auth_event(
+            id,
+            super::authlog::AuthLogEntry {
+                action: "reset".into(),
+                sess,
+                ip,
+                ..Default::default()
+            },
+        )
+        .await;
+        Ok((plain, valid_after))
     }
 
     /// Quota limit of a user in bytes.

@@ -46,6 +46,19 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
     }
     /// Applies `update`; a new password also increments `auth_version`. `false` when absent.
     async fn update_user(&self, id: UserId, update: &UserUpdate) -> Result<bool>;
+    /// Sets (or with `None` clears) the temporary password of a password reset. `false` when the
+    /// user is absent. A backend without it answers with a `Backend` error (the default).
+    async fn set_temp_password(
+        &self,
+        id: UserId,
+        temp: Option<&crate::model::TempPassword>,
+    ) -> Result<bool> {
+        let _ = (id, temp);
+        Err(crate::Error::new(
+            crate::ErrorKind::Backend,
+            "temporary passwords are not supported by this backend",
+        ))
+    }
     /// Replaces the password hash without a new `auth_version` (re-hash of a legacy scheme).
     async fn rehash_password(&self, id: UserId, hash: &str) -> Result<()>;
     /// Deletes the user document only. `false` when absent.

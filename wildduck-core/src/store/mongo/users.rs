@@ -10,7 +10,7 @@ use super::{
     get_u64, oid, strings, unum,
 };
 use crate::Result;
-use crate::model::{Address, AddressId, User, UserId, UserLimits, UserUpdate};
+use crate::model::{Address, AddressId, TempPassword, User, UserId, UserLimits, UserUpdate};
 use crate::service::users::unameview;
 use crate::store::{AddressStore, UserStore};
 
@@ -112,6 +112,13 @@ fn user_from(d: &Document) -> Option<User> {
             received_max: opt_u64(d, "receivedMax"),
         },
         created: get_date(d, "created"),
+        temp_password: d.get_document("tempPassword").ok().and_then(|t| {
+            Some(TempPassword {
+                password: t.get_str("password").ok()?.to_string(),
+                created: get_date(t, "created"),
+                valid_after: get_date(t, "validAfter"),
+            })
+        }),
     })
 }
 
@@ -206,6 +213,27 @@ impl UserStore for MongoUsers {
         let r = self
             .coll
             .update_one(filter, update)
+            .await
+            .map_err(backend)?;
+        Ok(r.matched_count > 0)
+    }
+
+    async fn set_temp_password(&self, id: UserId, temp: Option<&TempPassword>) -> Result<bool> {
+        // WildDuck writes `tempPassword: false` when there is none.
+        let value = match temp {
+            Some(t) => Bson::Document(doc! {
+                "validAfter": date(t.valid_after),
+                "password": &t.password,
+                "created": date(t.created),
+            }),
+            None => Bson::Boolean(false),
+        };
+        let r = self
+            .coll
+            .update_one(
+                doc! { "_id": oid(id.0) },
+                doc! { "$set": { "tempPassword": value } },
+            )
             .await
             .map_err(backend)?;
         Ok(r.matched_count > 0)

@@ -6,11 +6,15 @@ use super::{get_meta, set_meta, sql};
 use crate::{Error, ErrorKind, Result};
 
 /// The schema version this binary writes. Files with a higher version are refused.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Migrations in order: `(version reached, statements)`. Each runs in one transaction together
 /// with the version bump, and uses `IF NOT EXISTS`, so re-running one after a crash is harmless.
-const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2_AUTH)];
+const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2_AUTH), (3, V3_TEMP_PASSWORD)];
+
+/// The temporary password of a password reset (JSON `{password, created, validAfter}`). The
+/// migration runs in one transaction with its version bump, so it never runs twice.
+const V3_TEMP_PASSWORD: &str = "ALTER TABLE users ADD COLUMN temp_password TEXT;";
 
 /// Application-specific passwords and the authentication log (WildDuck's `asps`, `authlog`).
 const V2_AUTH: &str = r#"

@@ -5,14 +5,17 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{SqliteStore, i, id_at, idb, json_list, opt_id_at, parse_list, sql, u_at};
 use crate::Result;
-use crate::model::{Address, AddressId, Timestamp, User, UserId, UserLimits, UserUpdate};
+use crate::model::{
+    Address, AddressId, TempPassword, Timestamp, User, UserId, UserLimits, UserUpdate,
+};
 use crate::service::users::unameview;
 use crate::store::{AddressStore, UserStore};
 
 const USER_COLUMNS: &str = "id, username, name, address, language, password, auth_version, quota, \
     storage_used, retention, tags, disabled_scopes, disabled, suspended, activated, \
     lim_recipients, lim_forwards, lim_imap_max_upload, lim_imap_max_download, \
-    lim_pop3_max_download, lim_pop3_max_messages, lim_imap_max_connections, lim_received_max, created";
+    lim_pop3_max_download, lim_pop3_max_messages, lim_imap_max_connections, lim_received_max, created, \
+    temp_password";
 
 fn opt_limit(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
     let v: Option<i64> = row.get(idx)?;
@@ -47,6 +50,27 @@ fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
             received_max: opt_limit(row, 22)?,
         },
         created: Timestamp(row.get(23)?),
+        temp_password: row
+            .get::<_, Option<String>>(24)?
+            .and_then(|s| temp_from_json(&s)),
+    })
+}
+
+fn temp_to_json(t: &TempPassword) -> String {
+    serde_json::json!({
+        "password": t.password,
+        "created": t.created.0,
+        "validAfter": t.valid_after.0,
+    })
+    .to_string()
+}
+
+fn temp_from_json(s: &str) -> Option<TempPassword> {
+    let v: serde_json::Value = serde_json::from_str(s).ok()?;
+    Some(TempPassword {
+        password: v.get("password")?.as_str()?.to_string(),
+        created: Timestamp(v.get("created")?.as_i64()?),
+        valid_after: Timestamp(v.get("validAfter")?.as_i64()?),
     })
 }
 
@@ -61,7 +85,7 @@ impl UserStore for SqliteStore {
                 &format!(
                     "INSERT INTO users (unameview, {USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, \
                      ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
-                     ?22, ?23, ?24, ?25)"
+                     ?22, ?23, ?24, ?25, ?26)"
                 ),
                 params![
                     unameview(&u.username),
@@ -89,6 +113,7 @@ impl UserStore for SqliteStore {
                     lim(l.imap_max_connections),
                     lim(l.received_max),
                     u.created.0,
+                    u.temp_password.as_ref().map(temp_to_json),
                 ],
             )
             .map_err(sql)?;
@@ -189,6 +214,20 @@ impl UserStore for SqliteStore {
                 set("suspended", &v)?;
             }
             Ok(true)
+        })
+        .await
+    }
+
+    async fn set_temp_password(&self, id: UserId, temp: Option<&TempPassword>) -> Result<bool> {
+        let value = temp.map(temp_to_json);
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET temp_password = ?1 WHERE id = ?2",
+                    params![value, idb(id.0)],
+                )
+                .map_err(sql)?;
+            Ok(n > 0)
         })
         .await
     }
