@@ -98,7 +98,7 @@ async fn dispatch_command(ctx: &mut Context<'_>, cmd: Command, literal: Option<V
     if let Some(allow) = flush
         && reply.then == Then::Continue
         && ctx.session.state() == State::Selected
-        && updates::flush_pending(ctx, allow).await
+        && Box::pin(updates::flush_pending(ctx, allow)).await
     {
         // A pushed LOGOUT/DROP: `* BYE` is queued, the connection closes after the reply.
         return reply.then(Then::Close);
@@ -106,6 +106,9 @@ async fn dispatch_command(ctx: &mut Context<'_>, cmd: Command, literal: Option<V
     reply
 }
 
+/// Every command future but IDLE's is boxed here: the dispatch future (boxed once per command by
+/// the session) is then as small as IDLE needs, and a session waiting in IDLE does not hold
+/// space for the largest command (FETCH, APPEND…) for as long as it idles.
 async fn run_command(ctx: &mut Context<'_>, cmd: Command, literal: Option<Vec<u8>>) -> Reply {
     use CommandBody as C;
     let name = cmd.name();
@@ -114,11 +117,20 @@ async fn run_command(ctx: &mut Context<'_>, cmd: Command, literal: Option<Vec<u8
         C::Noop => commands::noop::handle(ctx),
         C::Logout => commands::logout::handle(ctx),
         C::StartTls => commands::starttls::handle(ctx),
-        C::Login { username, password } => commands::login::handle(ctx, &username, &password).await,
+        C::Login { username, password } => {
+            Box::pin(commands::login::handle(ctx, &username, &password)).await
+        }
         C::Authenticate {
             mechanism,
             initial_response,
-        } => commands::authenticate::handle(ctx, &mechanism, initial_response).await,
+        } => {
+            Box::pin(commands::authenticate::handle(
+                ctx,
+                &mechanism,
+                initial_response,
+            ))
+            .await
+        }
         C::Id(params) => commands::id::handle(ctx, params),
         C::Enable(caps) => commands::enable::handle(ctx, &caps),
         C::Compress { mechanism } => commands::compress::handle(ctx, &mechanism),
@@ -127,37 +139,62 @@ async fn run_command(ctx: &mut Context<'_>, cmd: Command, literal: Option<Vec<u8
             mailbox,
             read_only,
             condstore,
-        } => commands::select::handle(ctx, &mailbox, read_only, condstore).await,
-        C::Create { mailbox } => commands::create::handle(ctx, &mailbox).await,
-        C::Delete { mailbox } => commands::delete::handle(ctx, &mailbox).await,
-        C::Rename { from, to } => commands::rename::handle(ctx, &from, &to).await,
-        C::Subscribe { mailbox } => commands::subscribe::handle(ctx, &mailbox, true).await,
-        C::Unsubscribe { mailbox } => commands::subscribe::handle(ctx, &mailbox, false).await,
-        C::List(list) => commands::list::handle(ctx, &list).await,
-        C::Status { mailbox, items } => commands::status::handle(ctx, &mailbox, &items).await,
+        } => {
+            Box::pin(commands::select::handle(
+                ctx, &mailbox, read_only, condstore,
+            ))
+            .await
+        }
+        C::Create { mailbox } => Box::pin(commands::create::handle(ctx, &mailbox)).await,
+        C::Delete { mailbox } => Box::pin(commands::delete::handle(ctx, &mailbox)).await,
+        C::Rename { from, to } => Box::pin(commands::rename::handle(ctx, &from, &to)).await,
+        C::Subscribe { mailbox } => {
+            Box::pin(commands::subscribe::handle(ctx, &mailbox, true)).await
+        }
+        C::Unsubscribe { mailbox } => {
+            Box::pin(commands::subscribe::handle(ctx, &mailbox, false)).await
+        }
+        C::List(list) => Box::pin(commands::list::handle(ctx, &list)).await,
+        C::Status { mailbox, items } => {
+            Box::pin(commands::status::handle(ctx, &mailbox, &items)).await
+        }
         C::Append(mut append) => {
             if let (AppendData::Streamed { .. }, Some(data)) = (&append.message, literal) {
                 append.message = AppendData::Inline(data);
             }
-            commands::append::handle(ctx, append).await
+            Box::pin(commands::append::handle(ctx, append)).await
         }
-        C::GetQuota { root } => commands::getquota::handle(ctx, &root).await,
-        C::GetQuotaRoot { mailbox } => commands::getquotaroot::handle(ctx, &mailbox).await,
+        C::GetQuota { root } => Box::pin(commands::getquota::handle(ctx, &root)).await,
+        C::GetQuotaRoot { mailbox } => {
+            Box::pin(commands::getquotaroot::handle(ctx, &mailbox)).await
+        }
         C::SetQuota { .. } => commands::setquota::handle(ctx),
         C::XApplePushService(_) => Reply::bad(format!("Unknown command: {name}")),
         C::Check => commands::check::handle(ctx),
-        C::Close => commands::close::handle(ctx).await,
+        C::Close => Box::pin(commands::close::handle(ctx)).await,
         C::Unselect => commands::unselect::handle(ctx),
-        C::Expunge { uids } => commands::expunge::handle(ctx, uids.as_ref()).await,
+        C::Expunge { uids } => Box::pin(commands::expunge::handle(ctx, uids.as_ref())).await,
         C::Search {
             uid,
             charset,
             query,
-        } => commands::search::handle(ctx, uid, charset.as_deref(), &query).await,
-        C::Fetch(fetch) => commands::fetch::handle(ctx, fetch).await,
-        C::Store(store) => commands::store::handle(ctx, store).await,
-        C::Copy { uid, set, mailbox } => commands::copy::handle(ctx, uid, &set, &mailbox).await,
-        C::Move { uid, set, mailbox } => commands::mv::handle(ctx, uid, &set, &mailbox).await,
+        } => {
+            Box::pin(commands::search::handle(
+                ctx,
+                uid,
+                charset.as_deref(),
+                &query,
+            ))
+            .await
+        }
+        C::Fetch(fetch) => Box::pin(commands::fetch::handle(ctx, fetch)).await,
+        C::Store(store) => Box::pin(commands::store::handle(ctx, store)).await,
+        C::Copy { uid, set, mailbox } => {
+            Box::pin(commands::copy::handle(ctx, uid, &set, &mailbox)).await
+        }
+        C::Move { uid, set, mailbox } => {
+            Box::pin(commands::mv::handle(ctx, uid, &set, &mailbox)).await
+        }
         C::Idle => commands::idle::handle(ctx).await,
     }
 }
