@@ -39,6 +39,9 @@ pub struct ImapConfig {
     pub max_connections: u64,
     /// Socket inactivity timeout (WildDuck: 5 min 37 s).
     pub socket_timeout: Duration,
+    /// Socket inactivity timeout once a connection upgraded with STARTTLS (WildDuck's
+    /// imap-core gives the upgraded socket 30 min; implicit TLS keeps `socket_timeout`).
+    pub starttls_socket_timeout: Duration,
     /// Longest IDLE before `* BYE IDLE terminated` (30 min).
     pub idle_timeout: Duration,
     /// Longest command line outside literals (`maxLineLength`: 16,384).
@@ -72,6 +75,7 @@ impl Default for ImapConfig {
             max_message: 25 * 1024 * 1024,
             max_connections: 15,
             socket_timeout: Duration::from_secs(5 * 60 + 37),
+            starttls_socket_timeout: Duration::from_secs(30 * 60),
             idle_timeout: Duration::from_secs(30 * 60),
             max_line_length: 16 * 1024,
             max_bad_commands: 50,

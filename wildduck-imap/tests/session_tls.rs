@@ -209,3 +209,40 @@ async fn compress_deflate() {
     let text = String::from_utf8_lossy(&z.unpack(&rest)).into_owned();
     assert!(text.contains("* BYE"), "{text:?}");
 }
+
+/// As WildDuck's imap-core: a connection upgraded with STARTTLS gets its own inactivity timeout
+/// (30 min by default) instead of the plain socket's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_gets_its_own_socket_timeout() {
+    let env = env(Kind::Sqlite).await;
+    let t = tls();
+    let cfg = wildduck_imap::ImapConfig {
+        socket_timeout: std::time::Duration::from_millis(300),
+        starttls_socket_timeout: std::time::Duration::from_millis(1500),
+        ..config()
+    };
+    let server = start(&env.services, cfg, TlsMode::StartTls(t.acceptor.clone())).await;
+    // Plaintext: the short timeout.
+    let mut plain = connect_greeted(server.addr).await;
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(
+        plain.line().await,
+        "* BYE Idle timeout, closing connection\r\n"
+    );
+    // Upgraded: still there after the plain timeout, closed after its own.
+    let mut c = connect_greeted(server.addr).await;
+    let r = c.cmd("a1", "STARTTLS").await;
+    assert_eq!(r, ["a1 OK Begin TLS negotiation now\r\n"]);
+    let tls = t
+        .connector
+        .connect(ServerName::try_from("localhost").unwrap(), c.into_inner())
+        .await
+        .expect("handshake");
+    let mut c = Client::new(tls);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let r = c.cmd("b1", "NOOP").await;
+    assert_eq!(tagged(&r), "b1 OK Nothing done\r\n");
+    let started = std::time::Instant::now();
+    assert_eq!(c.line().await, "* BYE Idle timeout, closing connection\r\n");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1200));
+}

@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use super::Services;
 use super::mailboxes::BlobRefSum;
+// The same 24-hour window as POP3's `pdw:` counter (WildDuck's ttlcounter default).
+use super::pop3::DOWNLOAD_WINDOW;
 use crate::message::section::SectionSpec;
 use crate::message::tree::StoredEncoding;
 use crate::message::{BodySource, Ingested, StoredMessage, ingest};
@@ -27,7 +29,7 @@ use crate::model::{
     ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, UserId,
 };
 use crate::store::{
-    AppendMessage, BlobRef, CopiedUid, FlagResult, MessageFilter, NewBlob, ThreadLookup,
+    AppendMessage, BlobRef, CopiedUid, FlagChange, FlagResult, MessageFilter, NewBlob, ThreadLookup,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -39,6 +41,9 @@ pub const MOVE_LOCK_TTL: Duration = Duration::from_secs(300);
 pub const LOCK_WAIT: Duration = Duration::from_secs(60);
 /// Most keywords a mailbox remembers for FLAGS/PERMANENTFLAGS (WildDuck: 100).
 pub const MAX_MAILBOX_KEYWORDS: usize = 100;
+/// Bytes a user may download over IMAP a day unless the user has `imapMaxDownload`
+/// (WildDuck `const:max:imap:download`: 10 GiB).
+pub const IMAP_MAX_DOWNLOAD: u64 = 10 * 1024 * 1024 * 1024;
 /// Messages larger than this are ingested on the blocking pool, off the reactor threads.
 const BLOCKING_INGEST_SIZE: usize = 256 * 1024;
 
@@ -164,6 +169,48 @@ fn message_entry(
         ignore: session.map(str::to_string),
         created: Timestamp::now(),
         ..Default::default()
+    }
+}
+
+/// The journal entry of a flag change (`FETCH`, with the new flags).
+fn flags_entry(
+    user: UserId,
+    mailbox: MailboxId,
+    c: &FlagChange,
+    session: Option<&str>,
+) -> JournalEntry {
+    JournalEntry {
+        user,
+        mailbox,
+        command: Some(JournalCommand::Fetch),
+        uid: Some(c.uid),
+        message: Some(c.id),
+        modseq: c.modseq,
+        flags: Some(c.flags.to_strings()),
+        unseen: Some(!c.flags.contains(&Flag::Seen)),
+        unseen_change: Some(c.seen_changed),
+        ignore: session.map(str::to_string),
+        created: Timestamp::now(),
+        ..Default::default()
+    }
+}
+
+/// The Redis key of a user's daily IMAP download counter (WildDuck's `idw:<user>`).
+fn download_key(user: UserId) -> String {
+    format!("idw:{user}")
+}
+
+/// "Try again in …" as WildDuck's `tools.roundTime` words it: whole days, else whole hours,
+/// else seconds (its minutes branch divides by 3600 too, so it never applies).
+fn wildduck_round_time(ttl_secs: i64) -> String {
+    let s = ttl_secs.max(0);
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if s / 86_400 > 0 {
+        plural(s / 86_400, "day")
+    } else if s / 3600 > 0 {
+        plural(s / 3600, "hour")
+    } else {
+        plural(s, "second")
     }
 }
 
@@ -424,10 +471,39 @@ impl Services {
         Self::own(user, source)?;
         self.check_quota(user).await?;
         let target = self.get_mailbox(user, target).await?;
+        self.copy_checked(user, source, uids, &target, session)
+            .await
+    }
+
+    /// COPY into a target the caller already loaded ([`Services::find_mailbox`], as IMAP does
+    /// for TRYCREATE): as [`Services::copy_messages`] without reading the target again.
+    pub async fn copy_messages_to(
+        &self,
+        user: UserId,
+        source: &Mailbox,
+        uids: &UidSet,
+        target: &Mailbox,
+        session: Option<&str>,
+    ) -> Result<Copied> {
+        Self::own(user, source)?;
+        Self::own(user, target)?;
+        self.check_quota(user).await?;
+        self.copy_checked(user, source, uids, target, session).await
+    }
+
+    /// The copy once ownership and quota are checked.
+    async fn copy_checked(
+        &self,
+        user: UserId,
+        source: &Mailbox,
+        uids: &UidSet,
+        target: &Mailbox,
+        session: Option<&str>,
+    ) -> Result<Copied> {
         let (pairs, copies) = self
             .backend
             .messages
-            .copy_messages(source.id, uids, &target)
+            .copy_messages(source.id, uids, target)
             .await?;
         if pairs.is_empty() {
             return Ok(Copied {
@@ -455,7 +531,7 @@ impl Services {
                 keywords.insert(Flag::Keyword(k.to_string()));
             }
         }
-        self.remember_keywords(&target, &keywords).await;
+        self.remember_keywords(target, &keywords).await;
         let entries: Vec<JournalEntry> = copies.iter().map(|m| exists_entry(m, session)).collect();
         self.journal(&entries).await;
         self.notify(user).await;
@@ -692,20 +768,7 @@ impl Services {
         let entries: Vec<JournalEntry> = result
             .changed
             .iter()
-            .map(|c| JournalEntry {
-                user,
-                mailbox: mailbox.id,
-                command: Some(JournalCommand::Fetch),
-                uid: Some(c.uid),
-                message: Some(c.id),
-                modseq: c.modseq,
-                flags: Some(c.flags.to_strings()),
-                unseen: Some(!c.flags.contains(&Flag::Seen)),
-                unseen_change: Some(c.seen_changed),
-                ignore: session.map(str::to_string),
-                created: Timestamp::now(),
-                ..Default::default()
-            })
+            .map(|c| flags_entry(user, mailbox.id, c, session))
             .collect();
         self.journal(&entries).await;
         self.notify(user).await;
@@ -738,6 +801,14 @@ impl Services {
             .messages
             .load_messages(mailbox.id, uids)
             .await?;
+        self.with_blobs(loaded).await
+    }
+
+    /// Loads the blobs `loaded` needs (one load for the batch, none without attachments).
+    async fn with_blobs(
+        &self,
+        loaded: Vec<(MessageMeta, StoredMessage)>,
+    ) -> Result<Vec<FetchedMessage>> {
         let mut hashes: Vec<String> = Vec::new();
         for (_, m) in &loaded {
             for h in m.blob_hashes() {
@@ -760,6 +831,91 @@ impl Services {
                 blobs: blobs.clone(),
             })
             .collect())
+    }
+
+    /// FETCH of one message's content with the implicit `\Seen` (`BODY[…]` without `.PEEK`):
+    /// the flag change and the read in as few round trips as the backend allows
+    /// ([`crate::store::MessageStore::load_marking_seen`]), then the journal entry and the
+    /// notification when `\Seen` was added. The message's flags and MODSEQ are those after the
+    /// change. With `with_blobs` false the attachment blobs are not loaded (header sections,
+    /// ENVELOPE, BODYSTRUCTURE). `None` when the UID does not exist.
+    pub async fn fetch_marking_seen(
+        &self,
+        user: UserId,
+        mailbox: &Mailbox,
+        uid: Uid,
+        with_blobs: bool,
+        session: Option<&str>,
+    ) -> Result<Option<(FetchedMessage, Option<FlagChange>)>> {
+        Self::own(user, mailbox)?;
+        let Some((meta, message, change)) = self
+            .backend
+            .messages
+            .load_marking_seen(mailbox.id, uid)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if let Some(c) = &change {
+            self.journal(&[flags_entry(user, mailbox.id, c, session)])
+                .await;
+            self.notify(user).await;
+        }
+        let fetched = if with_blobs {
+            self.with_blobs(vec![(meta, message)]).await?.pop()
+        } else {
+            Some(FetchedMessage {
+                meta,
+                message,
+                blobs: Arc::new(HashMap::new()),
+            })
+        };
+        Ok(fetched.map(|f| (f, change)))
+    }
+
+    /// Refuses a FETCH with `RateLimited` when `user`'s daily IMAP download (`idw:<user>`,
+    /// WildDuck's ttlcounter over 24 hours) has reached `limit` bytes, with WildDuck's text
+    /// (`Download was rate limited. Try again in …`). Reads the counter without adding to it; a
+    /// counter failure is logged and allows the download.
+    pub async fn imap_check_download(&self, user: UserId, limit: u64) -> Result<()> {
+        match self
+            .counters
+            .ttl_counter_check(&download_key(user), to_i64(limit), DOWNLOAD_WINDOW)
+            .await
+        {
+            Ok(c) if !c.success => Err(Error::new(
+                ErrorKind::RateLimited,
+                format!(
+                    "Download was rate limited. Try again in {}.",
+                    wildduck_round_time(c.ttl)
+                ),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(%user, error = %e, "IMAP download limit check failed");
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds `bytes` (what a FETCH sent) to `user`'s daily IMAP download counter `idw:<user>`; a
+    /// failure is logged.
+    pub async fn imap_count_download(&self, user: UserId, bytes: u64, limit: u64) {
+        if bytes == 0 {
+            return;
+        }
+        if let Err(e) = self
+            .counters
+            .ttl_counter(
+                &download_key(user),
+                to_i64(bytes),
+                to_i64(limit),
+                DOWNLOAD_WINDOW,
+            )
+            .await
+        {
+            tracing::warn!(%user, error = %e, "IMAP download counter update failed");
+        }
     }
 
     /// One message by mailbox and UID (the API's message id); `NotFound` when the mailbox is not

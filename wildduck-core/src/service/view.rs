@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::Services;
 use crate::Result;
 use crate::model::{
-    JournalCommand, JournalEntry, JournalId, MailboxId, ModSeq, Timestamp, Uid, UserId,
+    JournalCommand, JournalEntry, JournalId, Mailbox, MailboxId, ModSeq, Timestamp, Uid, UserId,
 };
 
 /// One change a session should tell its client about.
@@ -271,6 +271,24 @@ impl Services {
         let uids = self.backend.messages.list_uids(mailbox).await?;
         let mut view = MailboxView::new(mailbox, uids, mb.modify_index);
         view.anchor = started;
+        Ok(view)
+    }
+
+    /// Opens a view of `mailbox`, a document of `user`'s that the caller read at or after
+    /// `read_at` (SELECT looks the mailbox up by path first): one query for the UID list, no
+    /// second read of the mailbox. `NotFound` when the mailbox is not the user's.
+    pub async fn open_view_of(
+        &self,
+        user: UserId,
+        mailbox: &Mailbox,
+        read_at: Timestamp,
+    ) -> Result<MailboxView> {
+        if mailbox.user != user {
+            return Err(crate::Error::not_found("no such mailbox"));
+        }
+        let uids = self.backend.messages.list_uids(mailbox.id).await?;
+        let mut view = MailboxView::new(mailbox.id, uids, mailbox.modify_index);
+        view.anchor = read_at;
         Ok(view)
     }
 

@@ -311,6 +311,45 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
         mailbox: MailboxId,
         uids: &UidSet,
     ) -> Result<Vec<(MessageMeta, StoredMessage)>>;
+    /// The implicit `\Seen` of a FETCH of one message: loads the message at `uid` with its
+    /// content (as [`MessageStore::load_messages`]) and, when it lacks `\Seen`, adds it with a
+    /// new MODSEQ allocated from the mailbox (as [`MessageStore::set_flags`] would). Returns the
+    /// message as it is afterwards and the change, `None` when the UID is absent.
+    ///
+    /// The default is those two primitives; a backend may do the change and the read in one
+    /// step (MongoDB: the MODSEQ, then one `findAndModify` returning the document).
+    async fn load_marking_seen(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Option<(MessageMeta, StoredMessage, Option<FlagChange>)>> {
+        let set = UidSet::range(uid.0, uid.0);
+        let Some((mut meta, content)) = self.load_messages(mailbox, &set).await?.into_iter().next()
+        else {
+            return Ok(None);
+        };
+        if meta.flags.contains(&crate::model::Flag::Seen) {
+            return Ok(Some((meta, content, None)));
+        }
+        let seen: Flags = std::iter::once(crate::model::Flag::Seen).collect();
+        let change = self
+            .set_flags(mailbox, &set, &FlagOp::Add(seen), None)
+            .await?
+            .changed
+            .into_iter()
+            .next();
+        match &change {
+            Some(c) => {
+                meta.flags = c.flags.clone();
+                meta.modseq = c.modseq;
+            }
+            // Someone else set it meanwhile.
+            None => {
+                meta.flags.insert(crate::model::Flag::Seen);
+            }
+        }
+        Ok(Some((meta, content, change)))
+    }
     /// Deletes messages by id (within `mailbox`); returns how many were deleted.
     async fn delete_messages(&self, mailbox: MailboxId, ids: &[MessageId]) -> Result<u64>;
     /// Deletes all messages of a mailbox; returns the metadata of what was deleted.

@@ -81,7 +81,7 @@ pub async fn handle(ctx: &mut Context<'_>, uid: bool, set: &SequenceSet, mailbox
         };
     let source = sel.mailbox.clone();
     let copied = match services
-        .copy_messages(user, &source, &known, target.id, Some(&session_id))
+        .copy_messages_to(user, &source, &known, &target, Some(&session_id))
         .await
     {
         Ok(c) => c,

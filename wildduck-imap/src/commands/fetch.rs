@@ -140,8 +140,34 @@ impl Loaded {
     }
 }
 
-/// Runs FETCH / UID FETCH.
+/// Runs FETCH / UID FETCH, within the user's daily download limit (WildDuck's `idw:<user>`):
+/// checked before anything is read, refused with `NO [TEMPFAIL] Download was rate limited. Try
+/// again in …` once reached, and every byte of the FETCH responses counted afterwards (as
+/// WildDuck counts them; one counter update per command instead of one per message).
 pub async fn handle(ctx: &mut Context<'_>, cmd: FetchCommand) -> Reply {
+    let name = if cmd.uid { "UID FETCH" } else { "FETCH" };
+    let Some(user) = ctx.session.user.as_deref() else {
+        return Reply::bad(format!("{name} not allowed now"));
+    };
+    let (user, limit) = (
+        user.id,
+        user.download_limit
+            .filter(|n| *n > 0)
+            .unwrap_or(ctx.config().max_download),
+    );
+    let shared = ctx.shared;
+    let services = &shared.services;
+    if let Err(e) = services.imap_check_download(user, limit).await {
+        return Reply::no_code("TEMPFAIL", e.message().to_string());
+    }
+    let mut sent = 0u64;
+    let reply = fetch(ctx, cmd, &mut sent).await;
+    services.imap_count_download(user, sent, limit).await;
+    reply
+}
+
+/// The FETCH itself; `sent` counts the response bytes written.
+async fn fetch(ctx: &mut Context<'_>, cmd: FetchCommand, sent: &mut u64) -> Reply {
     let name = if cmd.uid { "UID FETCH" } else { "FETCH" };
     let Some(user) = ctx.session.user_id() else {
         return Reply::bad(format!("{name} not allowed now"));
@@ -207,6 +233,7 @@ pub async fn handle(ctx: &mut Context<'_>, cmd: FetchCommand) -> Reply {
             for l in &loaded {
                 render(&mut buf, &sel.view, &plan, l, utf8);
             }
+            *sent += buf.len() as u64;
             ctx.io.write(&buf);
             if ctx.io.flush_if_large().await.is_err() {
                 return Reply::no(format!("{name} aborted"));
@@ -215,9 +242,22 @@ pub async fn handle(ctx: &mut Context<'_>, cmd: FetchCommand) -> Reply {
         return Reply::ok(format!("{name} completed"));
     }
 
+    // One message with the implicit \Seen: the flag change and the read together.
+    let seen_with_read = plan.mark_seen && single && changed_since.is_none();
     for batch in batches(&targets, plan.need) {
         let set: UidSet = batch.iter().copied().collect();
-        let mut loaded: Vec<Loaded> = if plan.need == ContentNeed::Full {
+        let mut loaded: Vec<Loaded> = if let (true, Some(uid)) = (seen_with_read, batch.first()) {
+            let full = plan.need == ContentNeed::Full;
+            match services
+                .fetch_marking_seen(user, &sel.mailbox, *uid, full, Some(&session_id))
+                .await
+            {
+                Ok(Some((f, _))) if full => vec![Loaded::Full(f)],
+                Ok(Some((f, _))) => vec![Loaded::Structure(f.meta, f.message)],
+                Ok(None) => Vec::new(),
+                Err(e) => return crate::error::reply(&e, name),
+            }
+        } else if plan.need == ContentNeed::Full {
             match services.fetch_messages(user, &sel.mailbox, &set).await {
                 Ok(v) => v.into_iter().map(Loaded::Full).collect(),
                 Err(e) => return crate::error::reply(&e, name),
@@ -236,8 +276,9 @@ pub async fn handle(ctx: &mut Context<'_>, cmd: FetchCommand) -> Reply {
                 Err(e) => return crate::error::reply(&e, name),
             }
         };
-        if let Err(reply) =
-            mark_seen(services, user, sel, &plan, &mut loaded, &session_id, name).await
+        if !seen_with_read
+            && let Err(reply) =
+                mark_seen(services, user, sel, &plan, &mut loaded, &session_id, name).await
         {
             return reply;
         }
@@ -245,10 +286,12 @@ pub async fn handle(ctx: &mut Context<'_>, cmd: FetchCommand) -> Reply {
         for l in &loaded {
             if let Err(e) = try_render(&mut buf, &sel.view, &plan, l, utf8) {
                 tracing::warn!(session = %session_id, error = %e, "FETCH rendering failed");
+                *sent += buf.len() as u64;
                 ctx.io.write(&buf);
                 return Reply::no_code("SERVERBUG", format!("{name} failed"));
             }
         }
+        *sent += buf.len() as u64;
         ctx.io.write(&buf);
         if ctx.io.flush_if_large().await.is_err() {
             return Reply::no(format!("{name} aborted"));

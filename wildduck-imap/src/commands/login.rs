@@ -82,6 +82,7 @@ pub async fn complete_login(
         id: user.id,
         username: username.to_string(),
         handle,
+        download_limit: user.limits.imap_max_download,
         slot,
     }));
     let caps = ctx.capabilities();

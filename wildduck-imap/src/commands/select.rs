@@ -4,6 +4,7 @@
 //! a mailbox is selected deselects it first (without expunge), also when the new one fails.
 
 use wildduck_core::ErrorKind;
+use wildduck_core::model::Timestamp;
 use wildduck_core::service::view::MailboxView;
 
 use crate::session::{Context, Reply, Selected, Then};
@@ -29,6 +30,8 @@ pub async fn handle(ctx: &mut Context<'_>, name: &str, read_only: bool, condstor
         return Reply::bad(format!("{command} not allowed now"));
     };
     let services = ctx.services().clone();
+    // Before the mailbox is read: the view re-reads journal entries from then on.
+    let read_at = Timestamp::now();
     let mb = match services.find_mailbox(user, name).await {
         Ok(mb) if mb.hidden => return Reply::no_code("CANNOT", format!("{command} completed")),
         Ok(mb) => mb,
@@ -37,7 +40,7 @@ pub async fn handle(ctx: &mut Context<'_>, name: &str, read_only: bool, condstor
         }
         Err(e) => return crate::error::reply(&e, command),
     };
-    let view = match services.open_view(user, mb.id).await {
+    let view = match services.open_view_of(user, &mb, read_at).await {
         Ok(v) => v,
         Err(e) => return crate::error::reply(&e, command),
     };

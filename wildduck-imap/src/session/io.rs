@@ -172,6 +172,11 @@ impl Io {
         self.more_buffered = false;
     }
 
+    /// Replaces the socket inactivity timeout (STARTTLS sets WildDuck's longer one).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// Upgrades to TLS (after `OK Begin TLS negotiation now` was flushed).
     pub async fn start_tls(
         &mut self,

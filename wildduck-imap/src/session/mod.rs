@@ -72,6 +72,9 @@ pub struct LoggedIn {
     pub username: String,
     /// Woken when this user's data changes elsewhere.
     pub handle: Arc<SessionHandle>,
+    /// The user's `imapMaxDownload` as read at login (`None`: the server's default), so FETCH
+    /// needs no user read for its download limit.
+    pub download_limit: Option<u64>,
     /// The slot in the per-user connection counter (`lim:imap`); released when dropped.
     #[expect(dead_code, reason = "held only for its Drop, which releases the slot")]
     pub(crate) slot: Option<ConnSlot>,
@@ -296,6 +299,8 @@ pub async fn run(shared: Arc<Shared>, conn: Connection) {
                             tracing::debug!(session = %session.id, error = %e, "STARTTLS failed");
                             break;
                         }
+                        // As WildDuck: the upgraded socket gets its own (longer) timeout.
+                        io.set_timeout(config.starttls_socket_timeout);
                     }
                     Then::Compress => {
                         if io.flush().await.is_err() {

@@ -149,6 +149,9 @@ impl JournalStore for MongoJournal {
             .coll
             .find(filter)
             .sort(doc! { "modseq": 1, "_id": 1 })
+            // One round trip even when the re-read window holds a large change (a STORE on
+            // a few hundred messages), instead of the server's default first batch of 101.
+            .batch_size(2500)
             .await
             .map_err(backend)?
             .try_collect()

@@ -57,6 +57,22 @@ impl MongoMessages {
         Ok(())
     }
 
+    /// How each blob is held (decoded or raw) is the attachment store's metadata: it may have
+    /// been written by WildDuck, or kept raw where WildDuck could not re-encode it exactly. One
+    /// query for all blobs of `loaded`, none when they have no attachments.
+    async fn apply_encodings(&self, loaded: &mut [(MessageMeta, StoredMessage)]) -> Result<()> {
+        let mut hashes: Vec<String> = loaded.iter().flat_map(|(_, m)| m.blob_hashes()).collect();
+        hashes.sort();
+        hashes.dedup();
+        if !hashes.is_empty() {
+            let encodings = self.attachments.encodings(&hashes).await?;
+            for (_, m) in loaded.iter_mut() {
+                super::message_doc::apply_blob_encodings(&mut m.tree, &encodings);
+            }
+        }
+        Ok(())
+    }
+
     async fn next_modseq(&self, mailbox: MailboxId) -> Result<ModSeq> {
         let d = self
             .mailboxes
@@ -490,18 +506,73 @@ impl MessageStore for MongoMessages {
                 out.push((meta, msg));
             }
         }
-        // How each blob is held (decoded or raw) is the attachment store's metadata: it may have been
-        // written by WildDuck, or kept raw where WildDuck could not re-encode it exactly.
-        let mut hashes: Vec<String> = out.iter().flat_map(|(_, m)| m.blob_hashes()).collect();
-        hashes.sort();
-        hashes.dedup();
-        if !hashes.is_empty() {
-            let encodings = self.attachments.encodings(&hashes).await?;
-            for (_, m) in &mut out {
-                super::message_doc::apply_blob_encodings(&mut m.tree, &encodings);
-            }
-        }
+        self.apply_encodings(&mut out).await?;
         Ok(out)
+    }
+
+    async fn load_marking_seen(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Option<(MessageMeta, StoredMessage, Option<FlagChange>)>> {
+        // The MODSEQ first, then the flag change and the read in one findAndModify: two round
+        // trips instead of read, MODSEQ, guarded update. For a message that is already seen the
+        // MODSEQ is spent without a change (HIGHESTMODSEQ moves, no message carries it — allowed
+        // by RFC 7162) and one plain read follows.
+        let modseq = self.next_modseq(mailbox).await?;
+        let found = self
+            .coll
+            .find_one_and_update(
+                doc! {
+                    "mailbox": oid(mailbox.0),
+                    "uid": num(i64::from(uid.0)),
+                    "unseen": true,
+                    // Never move a message's MODSEQ backwards past a newer concurrent change.
+                    "modseq": { "$lt": unum(modseq.0) },
+                },
+                doc! {
+                    "$addToSet": { "flags": "\\Seen" },
+                    "$set": { "unseen": false, "modseq": unum(modseq.0) },
+                },
+            )
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .map_err(backend)?;
+        let Some(d) = found else {
+            // Already seen, absent, or changed concurrently: the general path.
+            let set = UidSet::range(uid.0, uid.0);
+            let Some((meta, content)) = self.load_messages(mailbox, &set).await?.into_iter().next()
+            else {
+                return Ok(None);
+            };
+            if meta.flags.contains(&Flag::Seen) {
+                return Ok(Some((meta, content, None)));
+            }
+            let seen: Flags = std::iter::once(Flag::Seen).collect();
+            let r = self
+                .set_flags(mailbox, &set, &FlagOp::Add(seen), None)
+                .await?;
+            let mut meta = meta;
+            let change = r.changed.into_iter().next();
+            if let Some(c) = &change {
+                meta.flags = c.flags.clone();
+                meta.modseq = c.modseq;
+            } else {
+                meta.flags.insert(Flag::Seen);
+            }
+            return Ok(Some((meta, content, change)));
+        };
+        let (meta, msg) = super::message_doc::from_document(&d)?;
+        let change = FlagChange {
+            id: meta.id,
+            uid: meta.uid,
+            flags: meta.flags.clone(),
+            modseq: meta.modseq,
+            seen_changed: true,
+        };
+        let mut out = vec![(meta, msg)];
+        self.apply_encodings(&mut out).await?;
+        Ok(out.pop().map(|(meta, msg)| (meta, msg, Some(change))))
     }
 }
 

@@ -5,8 +5,9 @@
 //! bounds, counters are allocated with `ReturnDocument::After`, counter documents exist before
 //! they are incremented (the mailbox holds `uidNext`/`modifyIndex`).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
@@ -19,8 +20,8 @@ use crate::store::Backend;
 use crate::{Error, ErrorKind, Result};
 
 mod attachments;
-mod indexes;
 mod auth;
+mod indexes;
 mod journal;
 mod mailboxes;
 pub mod message_doc;
@@ -30,8 +31,8 @@ mod threads;
 mod users;
 
 pub use attachments::MongoAttachments;
-pub use journal::MongoJournal;
 pub use auth::MongoAuth;
+pub use journal::MongoJournal;
 pub use mailboxes::MongoMailboxes;
 pub use messages::MongoMessages;
 pub use threads::MongoThreads;
@@ -42,6 +43,8 @@ pub use users::{MongoAddresses, MongoUsers};
 pub struct MongoStore {
     db: Database,
     commands: Arc<AtomicU64>,
+    /// Commands sent, per `"<command> <collection>"` (e.g. `"find journal"`).
+    by_target: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl MongoStore {
@@ -50,13 +53,26 @@ impl MongoStore {
     pub async fn connect(url: &str, db_name: &str) -> Result<Self> {
         let mut opts = ClientOptions::parse(url).await.map_err(backend)?;
         let commands = Arc::new(AtomicU64::new(0));
+        let by_target: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
         let counter = commands.clone();
+        let targets = by_target.clone();
         opts.command_event_handler = Some(mongodb::event::EventHandler::callback(
             move |ev: mongodb::event::command::CommandEvent| {
                 if let mongodb::event::command::CommandEvent::Started(s) = ev {
                     // Handshakes and monitoring are not the use case's commands.
                     if !matches!(s.command_name.as_str(), "hello" | "isMaster" | "ismaster") {
                         counter.fetch_add(1, Ordering::Relaxed);
+                        // The collection is the value of the command's own key (`{find: "journal"}`),
+                        // or of `collection` for `getMore`.
+                        let coll = s
+                            .command
+                            .get_str(&s.command_name)
+                            .or_else(|_| s.command.get_str("collection"))
+                            .unwrap_or("-");
+                        let key = format!("{} {coll}", s.command_name);
+                        if let Ok(mut m) = targets.lock() {
+                            *m.entry(key).or_insert(0) += 1;
+                        }
                     }
                 }
             },
@@ -65,12 +81,20 @@ impl MongoStore {
         Ok(Self {
             db: client.database(db_name),
             commands,
+            by_target,
         })
     }
 
     /// Number of database commands sent so far (for benchmarks and round-trip tests).
     pub fn command_count(&self) -> u64 {
         self.commands.load(Ordering::Relaxed)
+    }
+
+    /// Database commands sent so far, per `"<command> <collection>"` (e.g. `"find journal"`,
+    /// `"findAndModify mailboxes"`), sorted by key: tells round-trip tests and benchmarks where
+    /// the commands of [`MongoStore::command_count`] went. Handshakes are not counted.
+    pub fn command_counts(&self) -> BTreeMap<String, u64> {
+        self.by_target.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     /// The database.
