@@ -4,6 +4,7 @@
 mod journal;
 mod messages;
 mod search;
+mod seen;
 
 use wildduck_core::ErrorKind;
 use wildduck_core::model::{
@@ -32,6 +33,7 @@ pub async fn run_all(s: &Services) {
     messages::run_all(s).await;
     search::run_all(s).await;
     journal::run_all(s).await;
+    seen::run_all(s).await;
 }
 
 async fn users(s: &Services) {
