@@ -220,6 +220,34 @@ pub struct Api {
     pub access_token: String,
     /// Prometheus metrics at `/metrics` (WildDuck `[api.metrics]`).
     pub metrics: ApiMetrics,
+    /// User and role tokens (WildDuck `[api.accessControl]`).
+    pub access_control: ApiAccessControl,
+}
+
+/// `[api.accessControl]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ApiAccessControl {
+    /// Require a valid token on every request (a token given is checked even when off).
+    pub enabled: bool,
+    /// HMAC key of the token records; changing it invalidates every token.
+    pub secret: String,
+    /// Seconds a token lives after its last use (WildDuck default 14 days).
+    #[serde(rename = "tokenTTL")]
+    pub token_ttl: u64,
+    /// Seconds a token may live at most (WildDuck default 180 days).
+    pub token_lifetime: u64,
+}
+
+impl Default for ApiAccessControl {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            secret: "a secret cat".into(),
+            token_ttl: 14 * 24 * 3600,
+            token_lifetime: 180 * 24 * 3600,
+        }
+    }
 }
 
 impl Default for Api {
@@ -230,6 +258,7 @@ impl Default for Api {
             host: "127.0.0.1".into(),
             access_token: String::new(),
             metrics: ApiMetrics { enabled: true },
+            access_control: ApiAccessControl::default(),
         }
     }
 }

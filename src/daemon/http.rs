@@ -85,15 +85,27 @@ impl BoundHttp {
 pub fn api_state(config: &Config, services: &Services) -> wildduck_api::ApiState {
     let access_token =
         (!config.api.access_token.is_empty()).then(|| config.api.access_token.clone());
-    if access_token.is_none() {
+    let ac = &config.api.access_control;
+    if access_token.is_none() && !ac.enabled {
         tracing::warn!(
-            "api.accessToken is not set: every API request runs as root; keep [api] host on loopback or set a token"
+            "api.accessToken is not set and api.accessControl is off: every API request runs as root; keep [api] host on loopback or set a token"
+        );
+    }
+    if ac.enabled && ac.secret == wildduck_api::AccessControl::default().secret {
+        tracing::warn!(
+            "api.accessControl.secret is WildDuck's shipped default: set your own secret"
         );
     }
     wildduck_api::ApiState::new(
         services.clone(),
         wildduck_api::ApiConfig {
             access_token,
+            access_control: wildduck_api::AccessControl {
+                enabled: ac.enabled,
+                secret: ac.secret.clone(),
+                token_ttl: std::time::Duration::from_secs(ac.token_ttl.max(1)),
+                token_lifetime: std::time::Duration::from_secs(ac.token_lifetime.max(1)),
+            },
             ..Default::default()
         },
     )

@@ -36,6 +36,12 @@ impl AspStore for SqliteStore {
     async fn insert_asp(&self, asp: &Asp) -> Result<()> {
         let a = asp.clone();
         self.write(move |tx| {
+            // No TTL index here: the user's expired temporary passwords go when one is added.
+            tx.execute(
+                "DELETE FROM asps WHERE user = ?1 AND expires IS NOT NULL AND expires <= ?2",
+                params![idb(a.user.0), a.created.0],
+            )
+            .map_err(sql)?;
             tx.execute(
                 &format!(
                     "INSERT INTO asps ({ASP_COLUMNS}) VALUES \
@@ -168,6 +174,11 @@ impl AuthLogStore for SqliteStore {
     async fn log_event(&self, event: &AuthEvent, bucket_start: Timestamp) -> Result<ObjectId> {
         let e = event.clone();
         self.write(move |tx| {
+            // No TTL index here: the user's expired entries go when a new one is written.
+            tx.prepare_cached("DELETE FROM authlog WHERE user = ?1 AND expires <= ?2")
+                .map_err(sql)?
+                .execute(params![idb(e.user.0), e.created.0])
+                .map_err(sql)?;
             let found: Option<Vec<u8>> = tx
                 .prepare_cached(
                     "SELECT id FROM authlog WHERE user = ?1 AND key = ?2 AND created >= ?3 \
