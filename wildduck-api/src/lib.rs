@@ -117,6 +117,7 @@ pub fn router(state: ApiState) -> Router {
                 .put(addresses::update)
                 .delete(addresses::delete),
         )
+        .route("/addresses", get(addresses::list_all))
         .route("/addresses/resolve/{address}", get(addresses::resolve))
         .route(
             "/users/{user}/mailboxes",

@@ -215,7 +215,7 @@ pub const ROUTES: &[Route] = &[
         "/users/{user}/addresses/{address}",
         "Addresses",
         "updateUserAddress",
-        "Update an address (set main)",
+        "Update an address (rename, name, tags, set main)",
     ),
     (
         HttpMethod::Delete,
@@ -223,6 +223,13 @@ pub const ROUTES: &[Route] = &[
         "Addresses",
         "deleteUserAddress",
         "Delete an address",
+    ),
+    (
+        HttpMethod::Get,
+        "/addresses",
+        "Addresses",
+        "getAddresses",
+        "List every address (query, tags, paginated)",
     ),
     (
         HttpMethod::Get,

@@ -18,6 +18,21 @@ pub struct Params {
     pub map: Map<String, Value>,
     /// The body when it was not a JSON or form object (e.g. `Content-Type: message/rfc822`).
     pub raw_body: Option<Vec<u8>>,
+    /// The body's own fields before the merge, for the few routes whose body field has the
+    /// name of a path parameter (a new `address` in `PUT /users/:user/addresses/:address`).
+    pub body: Map<String, Value>,
+}
+
+impl Params {
+    /// A string field of the body itself (not of the path or query), trimmed; `None` when
+    /// absent, empty or not a string.
+    pub fn body_field(&self, name: &str) -> Option<String> {
+        self.body
+            .get(name)
+            .and_then(Value::as_str)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
 }
 
 impl FromRequest<ApiState> for Params {
@@ -85,6 +100,7 @@ impl FromRequest<ApiState> for Params {
                 _ => raw_body = Some(bytes.to_vec()),
             }
         }
+        let mut body = map.clone();
         if let Some(q) = parts.uri.query() {
             for (k, v) in form_pairs(q.as_bytes()) {
                 map.insert(k, Value::String(v));
@@ -100,6 +116,7 @@ impl FromRequest<ApiState> for Params {
         if let Some(denied) = parts.extensions.get::<crate::auth::DeniedFields>() {
             for f in &denied.0 {
                 map.remove(*f);
+                body.remove(*f);
             }
         }
         // `me` as `:user` is the user of the request's user token.
@@ -111,7 +128,11 @@ impl FromRequest<ApiState> for Params {
         {
             map.insert("user".into(), Value::String(id.to_string()));
         }
-        Ok(Params { map, raw_body })
+        Ok(Params {
+            map,
+            raw_body,
+            body,
+        })
     }
 }
 

@@ -688,3 +688,173 @@ async fn updates_replay_from_last_event_id_with_counters() {
         .expect("send");
     assert_eq!(resp.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn address_update_and_listing_all_sqlite() {
+    address_update_and_listing_all(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn address_update_and_listing_all_mongo() {
+    address_update_and_listing_all(Kind::Mongo).await;
+}
+
+async fn address_update_and_listing_all(kind: Kind) {
+    let api = start(kind).await;
+    let user = api.user("addrupd").await;
+    let other = api.user("addrother").await;
+    let (s, b) = api
+        .post(
+            &format!("/users/{user}/addresses"),
+            json!({"address": "alias@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let alias = b["id"].as_str().expect("id").to_string();
+    let (_, b) = api
+        .post(
+            &format!("/users/{user}/addresses"),
+            json!({"address": "*@wild.example", "allowWildcard": true}),
+        )
+        .await;
+    let wild = b["id"].as_str().expect("id").to_string();
+    let main_id = {
+        let (_, b) = api.get(&format!("/users/{user}/addresses")).await;
+        b["results"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["main"] == true))
+            .and_then(|x| x["id"].as_str())
+            .expect("main")
+            .to_string()
+    };
+
+    // Rename, name and tags.
+    let (s, b) = api
+        .put(
+            &format!("/users/{user}/addresses/{alias}"),
+            json!({"address": "Renamed@Example.com", "name": "Alias Name", "tags": "Work, work,home"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = api.get(&format!("/users/{user}/addresses/{alias}")).await;
+    assert_eq!(b["address"], "renamed@example.com");
+    assert_eq!(b["name"], "Alias Name");
+    assert_eq!(b["tags"], json!(["Work", "home"]));
+    let (s, _) = api.get("/addresses/resolve/renamed@example.com").await;
+    assert_eq!(s, 200);
+    let (s, _) = api.get("/addresses/resolve/alias@example.com").await;
+    assert_eq!(s, 404);
+
+    // Renaming the main address renames the user's address.
+    let (s, b) = api
+        .put(
+            &format!("/users/{user}/addresses/{main_id}"),
+            json!({"address": "newmain@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, u) = api.get(&format!("/users/{user}")).await;
+    assert_eq!(u["address"], "newmain@example.com");
+    // Set main.
+    let (s, _) = api
+        .put(
+            &format!("/users/{user}/addresses/{alias}"),
+            json!({"main": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, u) = api.get(&format!("/users/{user}")).await;
+    assert_eq!(u["address"], "renamed@example.com");
+
+    // Errors: taken address, wildcard rules, unset main, another user's address, bad input.
+    let (s, b) = api
+        .put(
+            &format!("/users/{user}/addresses/{alias}"),
+            json!({"address": "addrother@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (400, Some("AddressExistsError")),
+        "{b}"
+    );
+    let (s, b) = api
+        .put(
+            &format!("/users/{user}/addresses/{wild}"),
+            json!({"address": "x@wild.example"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (400, Some("ChangeNotAllowed")),
+        "{b}"
+    );
+    let (s, b) = api
+        .put(
+            &format!("/users/{user}/addresses/{wild}"),
+            json!({"main": true}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (400, Some("WildcardNotPermitted")),
+        "{b}"
+    );
+    let (s, _) = api
+        .put(
+            &format!("/users/{user}/addresses/{alias}"),
+            json!({"main": false}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, b) = api
+        .put(
+            &format!("/users/{other}/addresses/{alias}"),
+            json!({"name": "steal"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (404, Some("AddressNotFound")),
+        "{b}"
+    );
+    let (s, _) = api
+        .put(
+            &format!("/users/{user}/addresses/{alias}"),
+            json!({"address": "no-at-sign"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = api
+        .put(
+            &format!("/users/{user}/addresses/{alias}"),
+            json!({"bogus": 1}),
+        )
+        .await;
+    assert_eq!(s, 400);
+
+    // GET /addresses: every address, filters and pages.
+    let (s, b) = api.get("/addresses").await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["total"], 4);
+    let (_, b) = api.get("/addresses?query=wild.example").await;
+    assert_eq!(b["total"], 1);
+    assert_eq!(b["results"][0]["address"], "*@wild.example");
+    assert_eq!(b["results"][0]["user"], user.as_str());
+    assert_eq!(b["results"][0]["forwarded"], false);
+    assert_eq!(b["query"], "wild.example");
+    let (_, b) = api.get("/addresses?tags=HOME,none").await;
+    assert_eq!(b["total"], 1);
+    let (_, b) = api.get("/addresses?requiredTags=home,work").await;
+    assert_eq!(b["total"], 1);
+    let (_, b) = api.get("/addresses?requiredTags=home,other").await;
+    assert_eq!(b["total"], 0);
+    let (_, b) = api.get("/addresses?limit=3").await;
+    assert_eq!(b["results"].as_array().map(Vec::len), Some(3));
+    let next = b["nextCursor"].as_str().expect("next").to_string();
+    let (_, b2) = api.get(&format!("/addresses?limit=3&next={next}")).await;
+    assert_eq!(b2["results"].as_array().map(Vec::len), Some(1));
+    assert_ne!(b2["results"][0]["id"], b["results"][0]["id"]);
+    let (s, _) = api.get("/addresses?limit=0").await;
+    assert_eq!(s, 400);
+}

@@ -3,10 +3,12 @@
 use axum::extract::State;
 use serde_json::{Value, json};
 use wildduck_core::model::{Address, AddressId, UserId};
+use wildduck_core::service::addresses::AddressUpdate;
 
 use super::{iso_date, ok};
 use crate::ApiState;
 use crate::error::{ADDRESS_NF, ApiError, ApiResult, USER_NF};
+use crate::pagination::{PageRequest, paginate};
 use crate::params::{Params, Validator};
 use crate::routes::users::load_user;
 
@@ -103,25 +105,106 @@ pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
     Ok(ok(body))
 }
 
-/// `PUT /users/:user/addresses/:id`: only `main: true` is supported by this port so far; other
-/// WildDuck fields (rename, name, tags) are refused rather than silently ignored.
+/// `PUT /users/:user/addresses/:id` (`address` to rename, `name`, `tags`, `main: true`) →
+/// `{"success": true}`. Renaming the main address renames the user's main address too;
+/// wildcard addresses cannot be renamed (400 `ChangeNotAllowed`) nor made main (400
+/// `WildcardNotPermitted`); a taken address is 400 `AddressExistsError`.
 pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
+    let user = v.object_id("user");
+    let id = v.object_id("address");
+    // WildDuck's path segment is `:id`; here it shares the `address` name with GET/DELETE, so
+    // a new address is read from the body itself (the path value wins the merge).
     let main = v.opt_bool("main");
-    v.accept(&["user", "address"]);
+    let name = v.opt_str("name", 256);
+    let tags = v.opt_str_list("tags", 1024);
+    v.accept(&["metaData", "internalData"]);
     if main == Some(false) {
-        v.reject("main", "\"main\" can only be set to true");
+        v.reject("main", "Cannot unset main status");
     }
     v.finish(true)?;
-    let (user, addr) = find(&state, &p, &["main"]).await?;
-    if main == Some(true) {
-        state
-            .services
-            .set_main_address(user.id, addr.id)
-            .await
-            .map_err(|e| ApiError::from_core(e, ADDRESS_NF))?;
+    let user = load_user(&state, UserId(user.unwrap_or_default())).await?;
+    let id = AddressId(id.unwrap_or_default());
+    let rename = p.body_field("address");
+    if let Some(r) = &rename
+        && (r.chars().count() > 255 || !r.contains('@'))
+    {
+        return Err(ApiError::invalid_field(
+            "address",
+            "\"address\" must be a valid email",
+        ));
     }
+    state
+        .services
+        .update_address(
+            user.id,
+            id,
+            AddressUpdate {
+                address: rename.clone(),
+                name,
+                tags,
+                main: main == Some(true),
+            },
+        )
+        .await
+        .map_err(|e| match e.kind() {
+            wildduck_core::ErrorKind::Invalid if e.message().contains("special") => ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "ChangeNotAllowed",
+                "Can not change special address",
+            ),
+            wildduck_core::ErrorKind::Invalid if e.message().contains("wildcard") => ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "WildcardNotPermitted",
+                "Can not set wildcard address as default",
+            ),
+            wildduck_core::ErrorKind::Invalid => {
+                ApiError::invalid_field("address", "\"address\" must be a valid email")
+            }
+            _ => ApiError::from_core(e, ADDRESS_NF)
+                .exists_as("AddressExistsError", "Address already exists"),
+        })?;
     Ok(ok(json!({ "success": true })))
+}
+
+/// `GET /addresses` (`query`, `tags`, `requiredTags`, paging) → WildDuck's paged listing of
+/// every address: `id`, `name`, `address`, `user`, `forwarded`, `forwardedDisabled`, `tags`.
+pub async fn list_all(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let query = v.opt_str("query", 255).map(|q| q.trim().to_string());
+    let tags = v.opt_str_list("tags", 1024).unwrap_or_default();
+    let required = v.opt_str_list("requiredTags", 1024).unwrap_or_default();
+    v.opt_str("forward", 255);
+    v.opt_bool("metaData");
+    v.opt_bool("internalData");
+    let page = PageRequest::read(&mut v);
+    v.finish(false)?;
+    let mut all = state
+        .services
+        .list_all_addresses(query.as_deref().filter(|q| !q.is_empty()), &tags, &required)
+        .await
+        .map_err(|e| ApiError::from_core(e, ADDRESS_NF))?;
+    // Newest first, by id (WildDuck's default paging order).
+    all.sort_by_key(|a| std::cmp::Reverse(a.id.to_string()));
+    let mut body = paginate(
+        all,
+        &page,
+        false,
+        |a| a.id.to_string(),
+        |a| {
+            json!({
+                "id": a.id.to_string(),
+                "name": a.name.clone().map(Value::String).unwrap_or(Value::Bool(false)),
+                "address": a.address,
+                "user": a.user.map(|u| u.to_string()),
+                "forwarded": a.user.is_none(),
+                "forwardedDisabled": false,
+                "tags": a.tags,
+            })
+        },
+    );
+    body.insert("query".into(), json!(query.unwrap_or_default()));
+    Ok(ok(Value::Object(body)))
 }
 
 /// `DELETE /users/:user/addresses/:address`; the main address cannot be deleted (400

@@ -59,7 +59,7 @@ fn object_field(v: &mut Validator<'_>, p: &Params, field: &'static str) -> Optio
         None | Some(Value::Null) => None,
         Some(Value::Object(o)) => Some(Params {
             map: o.clone(),
-            raw_body: None,
+            ..Default::default()
         }),
         Some(Value::String(s)) if s.is_empty() => None,
         Some(_) => {

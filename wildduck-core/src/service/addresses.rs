@@ -190,3 +190,95 @@ mod tests {
         assert_eq!(c.last().map(String::as_str), Some("*@d.com"));
     }
 }
+
+/// A change to one address (`PUT /users/:user/addresses/:id`); `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AddressUpdate {
+    /// A new address (rename). Wildcard addresses cannot be renamed, nor can an address become one.
+    pub address: Option<String>,
+    /// A new display name.
+    pub name: Option<String>,
+    /// New tags (replacing the old ones).
+    pub tags: Option<Vec<String>>,
+    /// Make it the user's main address (only `true` means anything, as in WildDuck).
+    pub main: bool,
+}
+
+impl Services {
+    /// Updates one of `user`'s addresses. Renaming the main address renames the user's main
+    /// address too. Errors: `NotFound` (no such address of this user), `Invalid` (bad address,
+    /// a wildcard rename, a wildcard made main), `AlreadyExists` (the new address is taken).
+    pub async fn update_address(
+        &self,
+        user: UserId,
+        id: AddressId,
+        update: AddressUpdate,
+    ) -> Result<Address> {
+        let u = self.get_user(user).await?;
+        let mut addr = self
+            .backend
+            .addresses
+            .get_address(id)
+            .await?
+            .filter(|a| a.user == Some(user))
+            .ok_or_else(|| Error::not_found("no such address"))?;
+        let was_main = u.address.as_deref() == Some(addr.address.as_str());
+        let mut main = update.main;
+        if let Some(new) = &update.address {
+            let new = normalize_address(new)?;
+            if new != addr.address {
+                if addr.address.contains('*') || new.contains('*') {
+                    return Err(Error::invalid("can not change special address"));
+                }
+                addr.addrview = addrview(&new);
+                addr.address = new;
+                // The user's main address follows its rename.
+                main = main || was_main;
+            }
+        }
+        if main && addr.address.contains('*') {
+            return Err(Error::invalid("can not set wildcard address as default"));
+        }
+        if let Some(n) = update.name {
+            addr.name = Some(n).filter(|n| !n.is_empty());
+        }
+        if let Some(t) = update.tags {
+            let mut tags: Vec<String> = Vec::new();
+            for tag in t {
+                let tag = tag.trim().to_string();
+                if !tag.is_empty() && !tags.iter().any(|x| x.eq_ignore_ascii_case(&tag)) {
+                    tags.push(tag);
+                }
+            }
+            addr.tags = tags;
+        }
+        if !self.backend.addresses.update_address(&addr).await? {
+            return Err(Error::not_found("no such address"));
+        }
+        if main {
+            self.set_main_address(user, addr.id).await?;
+        }
+        Ok(addr)
+    }
+
+    /// Every address (users' and forwarded), sorted by address view, filtered: `query` is a
+    /// substring of the address (case-sensitive, as WildDuck's regex); any of `tags` must be on it, and all of
+    /// `required_tags` (tags compare case-insensitively).
+    pub async fn list_all_addresses(
+        &self,
+        query: Option<&str>,
+        tags: &[String],
+        required_tags: &[String],
+    ) -> Result<Vec<Address>> {
+        let all = self.backend.addresses.list_all_addresses().await?;
+        let has = |a: &Address, t: &String| a.tags.iter().any(|x| x.eq_ignore_ascii_case(t));
+        Ok(all
+            .into_iter()
+            .filter(|a| {
+                query.is_none_or(|q| a.address.contains(q))
+                    && (tags.is_empty() || tags.iter().any(|t| has(a, t)))
+                    && required_tags.iter().all(|t| has(a, t))
+            })
+            .collect())
+    }
+}

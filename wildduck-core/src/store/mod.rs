@@ -84,6 +84,11 @@ pub trait AddressStore: Send + Sync + std::fmt::Debug {
     async fn delete_address(&self, user: UserId, id: AddressId) -> Result<bool>;
     /// Deletes all of a user's addresses; returns how many.
     async fn delete_user_addresses(&self, user: UserId) -> Result<u64>;
+    /// Replaces the `address`, `addrview`, `name` and `tags` of the address with `address.id`.
+    /// `false` when absent; `AlreadyExists` when the new `addrview` is taken.
+    async fn update_address(&self, address: &Address) -> Result<bool>;
+    /// Every address (of users and forwarded), sorted by `addrview`.
+    async fn list_all_addresses(&self) -> Result<Vec<Address>>;
 }
 
 /// Mailboxes, including the counters UIDs and MODSEQs are allocated from.

@@ -396,4 +396,35 @@ impl AddressStore for MongoAddresses {
             .map_err(backend)?;
         Ok(r.deleted_count)
     }
+
+    async fn update_address(&self, a: &Address) -> Result<bool> {
+        let r = self
+            .coll
+            .update_one(
+                doc! { "_id": oid(a.id.0) },
+                doc! { "$set": {
+                    "address": &a.address,
+                    "addrview": &a.addrview,
+                    "name": a.name.clone().unwrap_or_default(),
+                    "tags": strings(&a.tags),
+                    "tagsview": strings(&a.tags.iter().map(|t| t.to_lowercase()).collect::<Vec<_>>()),
+                } },
+            )
+            .await
+            .map_err(backend)?;
+        Ok(r.matched_count > 0)
+    }
+
+    async fn list_all_addresses(&self) -> Result<Vec<Address>> {
+        let docs: Vec<Document> = self
+            .coll
+            .find(doc! {})
+            .sort(doc! { "addrview": 1 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs.iter().filter_map(address_from).collect())
+    }
 }

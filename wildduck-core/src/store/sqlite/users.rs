@@ -395,4 +395,38 @@ impl AddressStore for SqliteStore {
         })
         .await
     }
+
+    async fn update_address(&self, address: &Address) -> Result<bool> {
+        let a = address.clone();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE addresses SET address = ?2, addrview = ?3, name = ?4, tags = ?5 \
+                     WHERE id = ?1",
+                    params![
+                        idb(a.id.0),
+                        a.address,
+                        a.addrview,
+                        a.name,
+                        json_list(&a.tags)
+                    ],
+                )
+                .map_err(sql)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn list_all_addresses(&self) -> Result<Vec<Address>> {
+        self.read(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {ADDRESS_COLUMNS} FROM addresses ORDER BY addrview"
+                ))
+                .map_err(sql)?;
+            let rows = stmt.query_map([], address_from).map_err(sql)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
+        })
+        .await
+    }
 }
