@@ -66,6 +66,11 @@ pub struct MailboxView {
     reading: Option<Timestamp>,
     /// Entries with a UID applied within the re-read window (bounded by age, not count).
     recent: Vec<Applied>,
+    /// Ids of `recent`, so skipping a re-read entry costs a lookup, not a scan.
+    recent_ids: HashSet<JournalId>,
+    /// Where the next journal read continues, on backends whose journal has a commit-ordered
+    /// position ([`crate::store::JournalStore::for_view`]); such reads return only new entries.
+    position: Option<u64>,
 }
 
 impl MailboxView {
@@ -80,6 +85,8 @@ impl MailboxView {
             anchor: Timestamp::now(),
             reading: None,
             recent: Vec::new(),
+            recent_ids: HashSet::new(),
+            position: None,
         }
     }
 
@@ -145,8 +152,7 @@ impl MailboxView {
     pub fn is_pending(&self, entry: &JournalEntry) -> bool {
         entry.mailbox == self.mailbox
             && (entry.modseq > self.modseq
-                || (entry.created >= self.created_from()
-                    && !self.recent.iter().any(|r| r.id == entry.id)))
+                || (entry.created >= self.created_from() && !self.recent_ids.contains(&entry.id)))
     }
 
     /// Applies journal entries (any order; for other mailboxes, already applied, or at or below
@@ -185,6 +191,7 @@ impl MailboxView {
         for e in sorted {
             self.modseq = self.modseq.max(e.modseq);
             let Some(uid) = e.uid else { continue };
+            self.recent_ids.insert(e.id);
             self.recent.push(Applied {
                 id: e.id,
                 uid,
@@ -249,9 +256,17 @@ impl MailboxView {
     /// still finds the newer change to its UID), so an idle view stays small.
     fn prune_recent(&mut self) {
         let keep_from = Timestamp(self.created_from().0.saturating_sub(JOURNAL_GRACE_MS));
-        self.recent.retain(|r| r.created >= keep_from);
+        let ids = &mut self.recent_ids;
+        self.recent.retain(|r| {
+            let keep = r.created >= keep_from;
+            if !keep {
+                ids.remove(&r.id);
+            }
+            keep
+        });
         if self.recent.capacity() > 2 * self.recent.len() + 16 {
             self.recent.shrink_to_fit();
+            self.recent_ids.shrink_to_fit();
         }
     }
 
@@ -294,14 +309,18 @@ impl Services {
 
     /// Reads, in one query, the journal entries `view` may not have applied: MODSEQ above its
     /// own, or created within [`JOURNAL_GRACE_MS`] before its last read (entries journaled after
-    /// a higher MODSEQ). Pass them to [`MailboxView::apply`].
+    /// a higher MODSEQ) — or, where the backend keeps a commit-ordered position, just the
+    /// entries committed since the previous read. Pass them to [`MailboxView::apply`].
     pub async fn view_entries(&self, view: &mut MailboxView) -> Result<Vec<JournalEntry>> {
         let created_from = view.created_from();
         view.begin_read();
-        self.backend
+        let (entries, position) = self
+            .backend
             .journal
-            .since_or_created(view.mailbox, view.modseq, created_from)
-            .await
+            .for_view(view.mailbox, view.modseq, created_from, view.position)
+            .await?;
+        view.position = position;
+        Ok(entries)
     }
 
     /// Reads the journal entries the view has not applied and applies them.

@@ -466,6 +466,25 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
             .filter(|e| e.modseq > since || e.created >= created_from)
             .collect())
     }
+    /// What a session view reads: the entries of `mailbox` it may not have applied, and the
+    /// position to pass as `after` next time.
+    ///
+    /// A backend whose journal has a commit-ordered position (SQLite's single writer numbers
+    /// rows in commit order) returns it; a read with a position then returns exactly the entries
+    /// committed since, so a view no longer re-reads its [`crate::service::view::JOURNAL_GRACE_MS`]
+    /// window on every command. Without a position (the default, and the first read of a view)
+    /// this is [`JournalStore::since_or_created`].
+    async fn for_view(
+        &self,
+        mailbox: MailboxId,
+        since: ModSeq,
+        created_from: Timestamp,
+        after: Option<u64>,
+    ) -> Result<(Vec<JournalEntry>, Option<u64>)> {
+        let _ = after;
+        let entries = self.since_or_created(mailbox, since, created_from).await?;
+        Ok((entries, None))
+    }
     /// Removes entries older than `before` (backends with TTL indexes may do nothing).
     async fn prune(&self, before: Timestamp) -> Result<u64>;
 }

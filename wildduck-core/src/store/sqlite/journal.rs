@@ -71,23 +71,44 @@ impl JournalStore for SqliteStore {
         since: ModSeq,
         created_from: Timestamp,
     ) -> Result<Vec<JournalEntry>> {
+        self.read(move |tx| since_or_created_in(tx, mailbox, since, created_from))
+            .await
+    }
+
+    async fn for_view(
+        &self,
+        mailbox: MailboxId,
+        since: ModSeq,
+        created_from: Timestamp,
+        after: Option<u64>,
+    ) -> Result<(Vec<JournalEntry>, Option<u64>)> {
         self.read(move |tx| {
-            // Two indexable OR terms (mailbox+modseq, created) so SQLite can union two index
-            // ranges instead of scanning the mailbox's whole journal.
-            let mut stmt = tx
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM journal \
-                     WHERE (mailbox = ?1 AND modseq > ?2) OR (mailbox = ?1 AND created >= ?3) \
-                     ORDER BY modseq, seq"
-                ))
+            // `seq` is AUTOINCREMENT and only the writer thread inserts, committing in order:
+            // every row a later snapshot sees beyond this snapshot's MAX(seq) is new to it. The
+            // maximum is read in the same transaction as the entries.
+            let entries = match after {
+                Some(after) => {
+                    let mut stmt = tx
+                        .prepare_cached(&format!(
+                            "SELECT {COLUMNS} FROM journal WHERE seq > ?1 AND mailbox = ?2 \
+                             ORDER BY modseq, seq"
+                        ))
+                        .map_err(sql)?;
+                    let rows = stmt
+                        .query_map(params![i(after), idb(mailbox.0)], entry_from)
+                        .map_err(sql)?;
+                    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)?
+                }
+                None => since_or_created_in(tx, mailbox, since, created_from)?,
+            };
+            let top: Option<i64> = tx
+                .prepare_cached("SELECT MAX(seq) FROM journal")
+                .map_err(sql)?
+                .query_row([], |r| r.get(0))
                 .map_err(sql)?;
-            let rows = stmt
-                .query_map(
-                    params![idb(mailbox.0), i(since.0), created_from.0],
-                    entry_from,
-                )
-                .map_err(sql)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
+            // An emptied table (pruned) keeps the old position: AUTOINCREMENT never reuses it.
+            let position = top.and_then(|t| u64::try_from(t).ok()).max(after);
+            Ok((entries, position))
         })
         .await
     }
@@ -101,6 +122,31 @@ impl JournalStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Entries of `mailbox` with MODSEQ above `since` or created at or after `created_from`.
+fn since_or_created_in(
+    tx: &Connection,
+    mailbox: MailboxId,
+    since: ModSeq,
+    created_from: Timestamp,
+) -> Result<Vec<JournalEntry>> {
+    // Two indexable OR terms (mailbox+modseq, created) so SQLite can union two index ranges
+    // instead of scanning the mailbox's whole journal.
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM journal \
+             WHERE (mailbox = ?1 AND modseq > ?2) OR (mailbox = ?1 AND created >= ?3) \
+             ORDER BY modseq, seq"
+        ))
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map(
+            params![idb(mailbox.0), i(since.0), created_from.0],
+            entry_from,
+        )
+        .map_err(sql)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
 }
 
 /// Appends journal entries inside `tx` (ids assigned when default, `created` set when zero).
