@@ -515,31 +515,38 @@ impl MessageStore for MongoMessages {
         mailbox: MailboxId,
         uid: Uid,
     ) -> Result<Option<(MessageMeta, StoredMessage, Option<FlagChange>)>> {
-        // The MODSEQ first, then the flag change and the read in one findAndModify: two round
-        // trips instead of read, MODSEQ, guarded update. For a message that is already seen the
-        // MODSEQ is spent without a change (HIGHESTMODSEQ moves, no message carries it — allowed
-        // by RFC 7162) and one plain read follows.
+        // The MODSEQ first, then one findAndModify that adds `\Seen` with it unless the message
+        // has it already and returns the document: two round trips instead of read, MODSEQ,
+        // guarded update. An update pipeline (MongoDB 4.2+) decides per document, so a message
+        // already seen keeps its flags and MODSEQ; the MODSEQ is then spent without a change
+        // (HIGHESTMODSEQ moves, no message carries it, as after an EXPUNGE).
         let modseq = self.next_modseq(mailbox).await?;
+        let flags = doc! { "$ifNull": ["$flags", []] };
+        let has_seen = doc! { "$in": ["\\Seen", flags.clone()] };
         let found = self
             .coll
             .find_one_and_update(
                 doc! {
                     "mailbox": oid(mailbox.0),
                     "uid": num(i64::from(uid.0)),
-                    "unseen": true,
                     // Never move a message's MODSEQ backwards past a newer concurrent change.
                     "modseq": { "$lt": unum(modseq.0) },
                 },
-                doc! {
-                    "$addToSet": { "flags": "\\Seen" },
-                    "$set": { "unseen": false, "modseq": unum(modseq.0) },
-                },
+                vec![doc! { "$set": {
+                    "modseq": { "$cond": [has_seen.clone(), "$modseq", unum(modseq.0)] },
+                    "flags": { "$cond": [
+                        has_seen,
+                        "$flags",
+                        { "$concatArrays": [flags, ["\\Seen"]] },
+                    ] },
+                    "unseen": false,
+                } }],
             )
             .return_document(mongodb::options::ReturnDocument::After)
             .await
             .map_err(backend)?;
         let Some(d) = found else {
-            // Already seen, absent, or changed concurrently: the general path.
+            // Absent, or changed concurrently with a newer MODSEQ: the general path.
             let set = UidSet::range(uid.0, uid.0);
             let Some((meta, content)) = self.load_messages(mailbox, &set).await?.into_iter().next()
             else {
@@ -563,16 +570,17 @@ impl MessageStore for MongoMessages {
             return Ok(Some((meta, content, change)));
         };
         let (meta, msg) = super::message_doc::from_document(&d)?;
-        let change = FlagChange {
+        // Only this call can have written the freshly allocated MODSEQ.
+        let change = (meta.modseq == modseq).then(|| FlagChange {
             id: meta.id,
             uid: meta.uid,
             flags: meta.flags.clone(),
-            modseq: meta.modseq,
+            modseq,
             seen_changed: true,
-        };
+        });
         let mut out = vec![(meta, msg)];
         self.apply_encodings(&mut out).await?;
-        Ok(out.pop().map(|(meta, msg)| (meta, msg, Some(change))))
+        Ok(out.pop().map(|(meta, msg)| (meta, msg, change)))
     }
 }
 
