@@ -153,12 +153,27 @@ async fn main() {
         .collect();
     let n_appends = args.first().copied().unwrap_or(2000);
     let mailbox_size = args.get(1).copied().unwrap_or(100_000).max(10_000);
-    let dir = tempfile::tempdir().expect("tempdir");
+    // `SQLITE_BENCH_DIR=<dir>` keeps the databases there (to inspect them afterwards).
+    let (_cleanup, dir) = match std::env::var_os("SQLITE_BENCH_DIR") {
+        Some(d) => {
+            let kept = tempfile::Builder::new()
+                .prefix("sqlite-bench-")
+                .tempdir_in(d)
+                .expect("tempdir")
+                .keep();
+            (None, kept)
+        }
+        None => {
+            let t = tempfile::tempdir().expect("tempdir");
+            let p = t.path().to_path_buf();
+            (Some(t), p)
+        }
+    };
     println!("sqlite_bench: {n_appends} appends of 2 KB, mailbox of {mailbox_size} messages");
 
     for sync in [Synchronous::Full, Synchronous::Normal] {
         for tasks in [1, 8, 32] {
-            let (rate, per_batch, commit_ms) = appends(dir.path(), sync, n_appends, tasks).await;
+            let (rate, per_batch, commit_ms) = appends(&dir, sync, n_appends, tasks).await;
             println!(
                 "append (service, synchronous={sync:?}, {tasks} concurrent): {rate:.0} appends/s \
                  ({per_batch:.1} writes per commit, {commit_ms:.2} ms per commit)"
@@ -167,7 +182,7 @@ async fn main() {
     }
 
     // A large mailbox, filled through the batch primitive (the append path is measured above).
-    let path = dir.path().join("big.db");
+    let path = dir.join("big.db");
     let (store, s) = services(&path, Synchronous::Full).await;
     let user = s
         .create_user(NewUser {
