@@ -232,6 +232,22 @@ async fn token_flow(kind: Kind) {
     assert_eq!(s, 200);
     let (s, body) = call(&api, "GET", "/users/me", &token, None).await;
     assert_eq!((s, body["code"].as_str()), (403, Some("InvalidToken")));
+
+    // So does a suspension.
+    let token = token_for(&api, "bob").await;
+    let (s, _) = call(&api, "GET", "/users/me", &token, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = call(
+        &api,
+        "PUT",
+        &format!("/users/{b}"),
+        MASTER,
+        Some(json!({"suspended": true})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, body) = call(&api, "GET", "/users/me", &token, None).await;
+    assert_eq!((s, body["code"].as_str()), (403, Some("InvalidToken")));
 }
 
 #[tokio::test]

@@ -281,7 +281,8 @@ impl Services {
     }
 
     /// Updates a user. A new plain password is hashed; a new main address must be one of the
-    /// user's addresses.
+    /// user's addresses. A new password or a suspension increments `auth_version`, which
+    /// invalidates the user's API tokens (as WildDuck).
     pub async fn update_user(
         &self,
         id: UserId,
@@ -305,8 +306,15 @@ impl Services {
             }
             update.address = Some(norm);
         }
+        // WildDuck also invalidates API tokens when an account gets suspended.
+        let suspending = update.suspended == Some(true)
+            && update.password.is_none()
+            && !self.get_user(id).await?.suspended;
         if !self.backend.users.update_user(id, &update).await? {
             return Err(Error::not_found("no such user"));
+        }
+        if suspending {
+            self.backend.users.bump_auth_version(id).await?;
         }
         let user = self.get_user(id).await?;
         if update.password.is_some() && user.temp_password.is_some() {

@@ -59,6 +59,15 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
             "temporary passwords are not supported by this backend",
         ))
     }
+    /// Adds one to `auth_version` (invalidates the user's API tokens). `false` when absent. A
+    /// backend without it answers with a `Backend` error (the default).
+    async fn bump_auth_version(&self, id: UserId) -> Result<bool> {
+        let _ = id;
+        Err(crate::Error::new(
+            crate::ErrorKind::Backend,
+            "auth version changes are not supported by this backend",
+        ))
+    }
     /// Replaces the password hash without a new `auth_version` (re-hash of a legacy scheme).
     async fn rehash_password(&self, id: UserId, hash: &str) -> Result<()>;
     /// Deletes the user document only. `false` when absent.

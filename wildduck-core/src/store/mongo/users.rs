@@ -239,6 +239,18 @@ impl UserStore for MongoUsers {
         Ok(r.matched_count > 0)
     }
 
+    async fn bump_auth_version(&self, id: UserId) -> Result<bool> {
+        let r = self
+            .coll
+            .update_one(
+                doc! { "_id": oid(id.0) },
+                doc! { "$inc": { "authVersion": 1 } },
+            )
+            .await
+            .map_err(backend)?;
+        Ok(r.matched_count > 0)
+    }
+
     async fn rehash_password(&self, id: UserId, hash: &str) -> Result<()> {
         self.coll
             .update_one(

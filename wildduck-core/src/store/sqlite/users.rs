@@ -232,6 +232,19 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    async fn bump_auth_version(&self, id: UserId) -> Result<bool> {
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET auth_version = auth_version + 1 WHERE id = ?1",
+                    [idb(id.0)],
+                )
+                .map_err(sql)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     async fn rehash_password(&self, id: UserId, hash: &str) -> Result<()> {
         let hash = hash.to_string();
         self.write(move |tx| {
