@@ -490,6 +490,27 @@ async fn structured_upload_builds_the_message() {
     assert_eq!(m["from"]["address"], "composer@example.com");
     assert_eq!(m["seen"], true);
 
+    // HTML only: a plain-text alternative is derived, as WildDuck does.
+    let (s, b) = api
+        .post(
+            &format!("/users/{user}/mailboxes/{inbox}/messages"),
+            json!({"subject": "html only", "html": "<p>Only <i>html</i> &amp; more</p>"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let uid = b["message"]["id"].as_u64().expect("uid");
+    let (_, m) = api
+        .get(&format!("/users/{user}/mailboxes/{inbox}/messages/{uid}"))
+        .await;
+    assert!(
+        m["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Only html & more"),
+        "{m}"
+    );
+    assert!(m["html"].to_string().contains("<i>html</i>"), "{m}");
+
     // Validation of the structured fields.
     for (body, field) in [
         (

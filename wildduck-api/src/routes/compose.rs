@@ -257,6 +257,73 @@ fn guess_type(name: &str) -> &'static str {
     }
 }
 
+/// A readable plain text of an HTML body: tags dropped (`script`/`style` with their content),
+/// line breaks for `br`, `p`, `div`, `li`, `tr` and headings, the common entities decoded, runs
+/// of blank lines collapsed.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    let mut skip_until: Option<&str> = None;
+    while let Some(lt) = rest.find('<') {
+        if skip_until.is_none() {
+            out.push_str(&decode_entities(rest.get(..lt).unwrap_or("")));
+        }
+        let after = rest.get(lt + 1..).unwrap_or("");
+        let Some(gt) = after.find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = after.get(..gt).unwrap_or("").trim().to_ascii_lowercase();
+        rest = after.get(gt + 1..).unwrap_or("");
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if let Some(end) = skip_until {
+            if tag.starts_with('/') && name == end {
+                skip_until = None;
+            }
+            continue;
+        }
+        match name.as_str() {
+            "script" if !tag.starts_with('/') => skip_until = Some("script"),
+            "style" if !tag.starts_with('/') => skip_until = Some("style"),
+            "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+            | "blockquote" | "table" => out.push('\n'),
+            _ => {}
+        }
+    }
+    if skip_until.is_none() {
+        out.push_str(&decode_entities(rest));
+    }
+    let mut text = String::new();
+    let mut blank = 0;
+    for line in out.lines().map(str::trim) {
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 || text.is_empty() {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.trim_end().to_string()
+}
+
+fn decode_entities(s: &str) -> String {
+    s.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
 /// Header names this builder writes itself; a custom `headers` entry cannot replace them.
 const OWN_HEADERS: &[&str] = &[
     "content-type",
@@ -395,7 +462,14 @@ impl Composed {
         for (k, val) in self.headers {
             b = b.header(k, Raw::new(val));
         }
-        if let Some(t) = self.text {
+        // A plain-text alternative for HTML-only messages, as WildDuck derives one.
+        let text = self.text.or_else(|| {
+            self.html
+                .as_deref()
+                .map(html_to_text)
+                .filter(|t| !t.is_empty())
+        });
+        if let Some(t) = text {
             b = b.text_body(t);
         }
         if let Some(h) = self.html {
@@ -423,5 +497,22 @@ impl Composed {
             b = b.text_body(String::new());
         }
         b.write_to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn html_to_text_keeps_the_words() {
+        assert_eq!(
+            super::html_to_text(
+                "<html><head><style>p{color:red}</style></head><body><p>Hello <b>there</b></p>\
+                 <p>a &amp; b&nbsp;&lt;c&gt;</p><script>x()</script><br>end</body></html>"
+            ),
+            "Hello there\n\na & b <c>\n\nend"
+        );
+        assert_eq!(super::html_to_text("no tags"), "no tags");
+        assert_eq!(super::html_to_text("<unclosed"), "");
+        assert_eq!(super::html_to_text(""), "");
     }
 }
