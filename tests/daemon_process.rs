@@ -444,3 +444,38 @@ async fn use_proxy_takes_the_client_address_from_the_proxy_header() {
     d.sigterm();
     assert!(d.wait(Duration::from_secs(10)));
 }
+
+#[tokio::test]
+async fn api_over_https_with_the_generated_certificate() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `[api] secure = true` (WildDuck's `api.secure`): HTTPS with the generated certificate.
+    let d = Daemon::start(&config(dir.path(), "secure = true"));
+    let cert = PathBuf::from(d.line("tls: self-signed certificate "));
+    let api = d.addr("http", "TLS");
+    let hint = d.line("create a first user: ");
+    assert!(hint.contains(&format!("https://{api}/users")), "{hint}");
+    assert!(hint.contains("--cacert "), "{hint}");
+    let mut s = tls(&connector(&cert), api).await;
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("send");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"success\":true"), "{answer}");
+    // Plain HTTP on the same port gets no answer (the handshake fails and the socket closes).
+    let mut raw = tokio::net::TcpStream::connect(api).await.expect("connect");
+    raw.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("send");
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(15), raw.read_to_end(&mut got)).await;
+    assert!(
+        !got.starts_with(b"HTTP/"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    d.sigterm();
+    assert!(d.wait(Duration::from_secs(10)), "clean exit");
+}

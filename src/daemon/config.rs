@@ -222,6 +222,11 @@ pub struct Api {
     pub metrics: ApiMetrics,
     /// User and role tokens (WildDuck `[api.accessControl]`).
     pub access_control: ApiAccessControl,
+    /// HTTPS instead of HTTP (WildDuck `api.secure`), with `[api.tls]`, else `[tls]`, else the
+    /// generated certificate.
+    pub secure: bool,
+    /// Certificate for the API only (`[api.tls]`).
+    pub tls: Tls,
 }
 
 /// `[api.accessControl]`.
@@ -259,6 +264,8 @@ impl Default for Api {
             access_token: String::new(),
             metrics: ApiMetrics { enabled: true },
             access_control: ApiAccessControl::default(),
+            secure: false,
+            tls: Tls::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use wildduck_core::service::Services;
-use wildduck_net::ShutdownSignal;
+use wildduck_net::{MeteredTcp, ShutdownSignal, Stream, TlsAcceptor};
 
 use super::config::{Config, ConfigError};
 
@@ -26,15 +26,16 @@ pub fn install_metrics() -> Result<PrometheusHandle, ConfigError> {
 }
 
 /// The bound HTTP listener.
-#[derive(Debug)]
 pub struct BoundHttp {
     /// The bound address.
     pub addr: SocketAddr,
     listener: tokio::net::TcpListener,
+    /// HTTPS when set (`[api] secure`).
+    tls: Option<TlsAcceptor>,
 }
 
 /// Binds `[api] host/port`.
-pub async fn bind(config: &Config) -> Result<BoundHttp, ConfigError> {
+pub async fn bind(config: &Config, tls: Option<TlsAcceptor>) -> Result<BoundHttp, ConfigError> {
     let host = &config.api.host;
     let ip: std::net::IpAddr = if host == "localhost" {
         std::net::IpAddr::from([127, 0, 0, 1])
@@ -53,7 +54,20 @@ pub async fn bind(config: &Config) -> Result<BoundHttp, ConfigError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ConfigError(format!("config key `api.port`: {e}")))?;
-    Ok(BoundHttp { addr, listener })
+    Ok(BoundHttp {
+        addr,
+        listener,
+        tls,
+    })
+}
+
+impl std::fmt::Debug for BoundHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundHttp")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl BoundHttp {
@@ -75,9 +89,83 @@ impl BoundHttp {
                 }),
             );
         }
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { shutdown.wait().await })
-            .await
+        match self.tls {
+            None => {
+                axum::serve(self.listener, app)
+                    .with_graceful_shutdown(async move { shutdown.wait().await })
+                    .await
+            }
+            Some(acceptor) => {
+                let tls = TlsListener::start(self.listener, acceptor, self.addr);
+                axum::serve(tls, app)
+                    .with_graceful_shutdown(async move { shutdown.wait().await })
+                    .await
+            }
+        }
+    }
+
+    /// `https` or `http`, for the start-up summary.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+}
+
+/// Accepted connections after their TLS handshake. Handshakes run on their own tasks (bounded by
+/// a timeout), so a client that connects and stays silent holds up nobody else.
+struct TlsListener {
+    ready: tokio::sync::mpsc::Receiver<(Stream, SocketAddr)>,
+    addr: SocketAddr,
+}
+
+impl TlsListener {
+    fn start(tcp: tokio::net::TcpListener, acceptor: TlsAcceptor, addr: SocketAddr) -> Self {
+        let (tx, ready) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (sock, peer) = match tcp.accept().await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "api accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let (conn_tx, acceptor) = (tx.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    let plain = Stream::Plain(MeteredTcp::new(sock));
+                    match plain.upgrade(&acceptor, HANDSHAKE_TIMEOUT).await {
+                        Ok(s) => {
+                            let _ = conn_tx.send((s, peer)).await;
+                        }
+                        Err(e) => tracing::debug!(%peer, error = %e, "api TLS handshake failed"),
+                    }
+                });
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        Self { ready, addr }
+    }
+}
+
+/// Longest wait for an API client's TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl axum::serve::Listener for TlsListener {
+    type Io = Stream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(x) => x,
+            // The accept task only ends when this listener is gone.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
     }
 }
 

@@ -18,6 +18,8 @@ use super::config::{Config, ConfigError, Service};
 pub struct TlsSet {
     imap: Option<TlsAcceptor>,
     pop3: Option<TlsAcceptor>,
+    /// The HTTPS acceptor when `[api] secure`.
+    pub api: Option<TlsAcceptor>,
     /// The generated certificate's path when one is in use.
     pub generated: Option<PathBuf>,
 }
@@ -27,6 +29,7 @@ impl std::fmt::Debug for TlsSet {
         f.debug_struct("TlsSet")
             .field("imap", &self.imap.is_some())
             .field("pop3", &self.pop3.is_some())
+            .field("api", &self.api.is_some())
             .field("generated", &self.generated)
             .finish()
     }
@@ -74,6 +77,23 @@ impl TlsSet {
                 "imap" => set.imap = Some(acceptor),
                 _ => set.pop3 = Some(acceptor),
             }
+        }
+        if config.api.enabled && config.api.secure {
+            let acceptor = if !config.api.tls.cert.is_empty() {
+                certs::acceptor_from("api.tls", &config.api.tls)?
+            } else if !config.tls.cert.is_empty() {
+                certs::acceptor_from("tls", &config.tls)?
+            } else if let Some(a) = &generated {
+                a.clone()
+            } else {
+                let (a, path, created) = certs::generated(&config.data_dir)?;
+                if created {
+                    tracing::info!(cert = %path.display(), "no certificate configured: generated a self-signed one");
+                }
+                set.generated = Some(path);
+                a
+            };
+            set.api = Some(acceptor);
         }
         Ok(set)
     }

@@ -167,7 +167,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
     let mut terminate = Terminate::install();
     let bound = listeners::bind_all(&config, &tls).await?;
     let api = if config.api.enabled {
-        Some(http::bind(&config).await?)
+        Some(http::bind(&config, tls.api.clone()).await?)
     } else {
         None
     };
@@ -183,7 +183,12 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
         ));
     }
     if let Some(a) = &api {
-        summary.push_str(&format!("listening: http on {} (plain)\n", a.addr));
+        let mode = if a.scheme() == "https" {
+            "TLS"
+        } else {
+            "plain"
+        };
+        summary.push_str(&format!("listening: http on {} ({mode})\n", a.addr));
     }
     summary.push_str(&format!("storage: {}\n", storage.description));
     if let Some(cert) = &tls.generated {
@@ -195,7 +200,8 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
     summary.push_str(&first_user_hint(
         &config,
         config_path.as_deref(),
-        api.as_ref().map(|a| a.addr),
+        api.as_ref().map(|a| (a.addr, a.scheme())),
+        tls.generated.as_deref(),
     ));
     print!("{summary}");
     use std::io::Write as _;
@@ -251,16 +257,22 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
 fn first_user_hint(
     config: &Config,
     config_path: Option<&std::path::Path>,
-    api: Option<std::net::SocketAddr>,
+    api: Option<(std::net::SocketAddr, &str)>,
+    generated_cert: Option<&std::path::Path>,
 ) -> String {
-    if let Some(addr) = api {
+    if let Some((addr, scheme)) = api {
         let token = if config.api.access_token.is_empty() {
             String::new()
         } else {
             " -H 'X-Access-Token: <api.accessToken>'".to_string()
         };
+        // A self-signed certificate is trusted explicitly, never with --insecure.
+        let cacert = match (scheme, generated_cert) {
+            ("https", Some(cert)) => format!(" --cacert {}", cert.display()),
+            _ => String::new(),
+        };
         return format!(
-            "create a first user: curl -X POST http://{addr}/users{token} -H 'Content-Type: application/json' -d '{{\"username\":\"alice\",\"password\":\"change-me\",\"address\":\"alice@example.com\"}}'\n"
+            "create a first user: curl{cacert} -X POST {scheme}://{addr}/users{token} -H 'Content-Type: application/json' -d '{{\"username\":\"alice\",\"password\":\"change-me\",\"address\":\"alice@example.com\"}}'\n"
         );
     }
     let exe = std::env::current_exe()
