@@ -64,7 +64,18 @@ pub async fn open(config: &Config) -> Result<Storage, ConfigError> {
                     path.display()
                 ))
             })?;
-        let services = Services::new(store.backend(), None, sc);
+        // One process: the in-process bus wakes every session (IDLE, SSE) on each change and
+        // serialises EXPUNGE/MOVE per mailbox, as Redis does between instances.
+        let services = Services::new(
+            store.backend(),
+            Some(std::sync::Arc::new(
+                wildduck_core::bus::local::LocalNotifier::new(),
+            )),
+            sc,
+        )
+        .with_locks(std::sync::Arc::new(
+            wildduck_core::bus::local::LocalLocks::new(),
+        ));
         return Ok(Storage {
             services,
             description: format!("embedded SQLite at {}", path.display()),
