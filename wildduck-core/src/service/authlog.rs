@@ -91,6 +91,21 @@ impl Services {
         }
     }
 
+    /// Records an event without making the caller wait for its write: on a durable embedded
+    /// store that write is a commit (an fsync), which would otherwise be most of a successful
+    /// login's time. Within a tokio runtime the write runs as its own task; without one it is
+    /// awaited here. A failed write is logged, as in [`Services::log_auth_event`].
+    pub async fn log_auth_event_in_background(&self, user: UserId, entry: AuthLogEntry) {
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let services = self.clone();
+            handle.spawn(async move {
+                services.log_auth_event(user, entry).await;
+            });
+        } else {
+            self.log_auth_event(user, entry).await;
+        }
+    }
+
     /// `user`'s log entries that pass `filter`, newest first; `NotFound` for an unknown user.
     pub async fn list_auth_events(
         &self,

@@ -134,7 +134,8 @@ pub struct LoginSuccess {
     pub user: User,
     /// The application-specific password used, `None` for the account password.
     pub asp: Option<ObjectId>,
-    /// The authlog entry of this login, when it could be written.
+    /// The authlog entry of this login: set for an ASP login (written before answering); `None`
+    /// for the account password, whose entry is written after the login answers.
     pub auth_event: Option<ObjectId>,
     /// Logged in with the temporary password of a reset: the client should set a new one.
     pub require_password_change: bool,
@@ -332,9 +333,12 @@ impl Services {
         }
         let auth_event = match &asp {
             None => {
+                // Nothing waits for this entry's id (an ASP login records it on the ASP), so the
+                // login answers before the log write commits.
                 let source = if temporary { "temporary" } else { "master" };
-                self.log_auth_event(uid, entry("success", Some(source)))
-                    .await
+                self.log_auth_event_in_background(uid, entry("success", Some(source)))
+                    .await;
+                None
             }
             Some(a) => {
                 let mut e = entry("success", Some("asp"));
