@@ -1,6 +1,6 @@
 //! SQLite journal reads for session views continue from a commit-ordered position: a read returns
 //! only entries committed since the previous one (no re-read of the grace window on every
-//! command), while an entry journaled late (below a MODSEQ already applied) is still found once.
+//! command, nor on the first read of a newly opened view), while an entry journaled late (below a MODSEQ already applied) is still found once.
 #![cfg(feature = "embedded")]
 
 use wildduck_core::model::{JournalCommand, JournalEntry, MailboxId, ModSeq, Uid, UserId};
@@ -102,4 +102,25 @@ async fn view_reads_only_what_was_committed_since() {
         .expect("append after prune");
     let after_prune = s.view_entries(&mut view).await.expect("read 6");
     assert_eq!(view.apply(&after_prune, None), vec![ViewChange::Exists(4)]);
+
+    // A view opened now (a new SELECT) starts at the current position: its first read does not
+    // return the entries of the last seconds that its state already reflects.
+    let mut fresh = s.open_view(u.id, inbox.id).await.expect("second view");
+    assert!(
+        s.view_entries(&mut fresh)
+            .await
+            .expect("fresh read")
+            .is_empty()
+    );
+    journal
+        .append(&[exists(u.id, inbox.id, 5, base + 5)])
+        .await
+        .expect("append for the second view");
+    assert_eq!(
+        s.view_entries(&mut fresh)
+            .await
+            .expect("fresh read 2")
+            .len(),
+        1
+    );
 }

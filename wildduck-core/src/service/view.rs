@@ -50,6 +50,15 @@ struct Applied {
     expunge: bool,
 }
 
+/// Taken before a view's mailbox state is read ([`Services::view_start`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewStart {
+    /// When the state read began.
+    pub at: Timestamp,
+    /// The journal position at that moment, where the backend has one.
+    pub position: Option<u64>,
+}
+
 /// The UIDs a session knows, in order, and the MODSEQ up to which it has seen changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxView {
@@ -282,28 +291,40 @@ impl Services {
         // Before reading the state: entries journaled late for changes already counted in it are
         // then still within the re-read window.
         let started = Timestamp::now();
+        let position = self.backend.journal.position().await?;
         let mb = self.get_mailbox(user, mailbox).await?;
         let uids = self.backend.messages.list_uids(mailbox).await?;
         let mut view = MailboxView::new(mailbox, uids, mb.modify_index);
         view.anchor = started;
+        view.position = position;
         Ok(view)
     }
 
-    /// Opens a view of `mailbox`, a document of `user`'s that the caller read at or after
-    /// `read_at` (SELECT looks the mailbox up by path first): one query for the UID list, no
-    /// second read of the mailbox. `NotFound` when the mailbox is not the user's.
+    /// Marks the start of opening a view: take it before reading the mailbox, then pass it to
+    /// [`Services::open_view_of`]. Journal entries from then on are read again by the view (the
+    /// grace window, or the journal position where the backend has one).
+    pub async fn view_start(&self) -> Result<ViewStart> {
+        let at = Timestamp::now();
+        let position = self.backend.journal.position().await?;
+        Ok(ViewStart { at, position })
+    }
+
+    /// Opens a view of `mailbox`, a document of `user`'s that the caller read after `start`
+    /// (SELECT looks the mailbox up by path first): one query for the UID list, no second read
+    /// of the mailbox. `NotFound` when the mailbox is not the user's.
     pub async fn open_view_of(
         &self,
         user: UserId,
         mailbox: &Mailbox,
-        read_at: Timestamp,
+        start: ViewStart,
     ) -> Result<MailboxView> {
         if mailbox.user != user {
             return Err(crate::Error::not_found("no such mailbox"));
         }
         let uids = self.backend.messages.list_uids(mailbox.id).await?;
         let mut view = MailboxView::new(mailbox.id, uids, mailbox.modify_index);
-        view.anchor = read_at;
+        view.anchor = start.at;
+        view.position = start.position;
         Ok(view)
     }
 

@@ -494,6 +494,13 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
         let entries = self.since_or_created(mailbox, since, created_from).await?;
         Ok((entries, None))
     }
+    /// The current commit-ordered position of the journal, for a view about to read its
+    /// mailbox's state: [`JournalStore::for_view`] from it returns every entry committed after
+    /// this call (some may already be reflected in that state; applying them again is harmless).
+    /// `None` (the default) when the backend has no such position.
+    async fn position(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
     /// Removes entries older than `before` (backends with TTL indexes may do nothing).
     async fn prune(&self, before: Timestamp) -> Result<u64>;
 }

@@ -132,13 +132,22 @@ async fn late_entries_are_applied_once(s: &Services) {
     assert!(c.is_empty(), "nothing twice: {c:?}");
     assert!(view.remembered() <= 8, "bounded: {}", view.remembered());
 
-    // A second view opened now (the mailbox's own MODSEQ never moved: these entries were
-    // written directly) replays everything in MODSEQ order and ends in the same state.
+    // A second view opened now. The mailbox's own MODSEQ and messages never moved (these
+    // entries were written directly), so what the view replays depends on how the backend finds
+    // entries: with a journal position the mailbox state at opening is the truth and nothing
+    // earlier is read again; with the grace window it replays everything in MODSEQ order and ends
+    // in the same state as the first view.
+    let positioned = journal.position().await.expect("position").is_some();
     let mut other = s.open_view(u.id, inbox.id).await.expect("view 2");
     let c = s
         .refresh_view(&mut other, None)
         .await
         .expect("refresh other");
+    if positioned {
+        assert!(c.is_empty(), "replayed from before the opening: {c:?}");
+        assert!(other.is_empty());
+        return;
+    }
     assert_eq!(other.uids(), view.uids());
     assert_eq!(other.modseq, view.modseq);
     assert_eq!(

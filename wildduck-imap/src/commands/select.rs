@@ -4,7 +4,6 @@
 //! a mailbox is selected deselects it first (without expunge), also when the new one fails.
 
 use wildduck_core::ErrorKind;
-use wildduck_core::model::Timestamp;
 use wildduck_core::service::view::MailboxView;
 
 use crate::session::{Context, Reply, Selected, Then};
@@ -31,7 +30,10 @@ pub async fn handle(ctx: &mut Context<'_>, name: &str, read_only: bool, condstor
     };
     let services = ctx.services().clone();
     // Before the mailbox is read: the view re-reads journal entries from then on.
-    let read_at = Timestamp::now();
+    let start = match services.view_start().await {
+        Ok(start) => start,
+        Err(e) => return crate::error::reply(&e, command),
+    };
     let mb = match services.find_mailbox(user, name).await {
         Ok(mb) if mb.hidden => return Reply::no_code("CANNOT", format!("{command} completed")),
         Ok(mb) => mb,
@@ -40,7 +42,7 @@ pub async fn handle(ctx: &mut Context<'_>, name: &str, read_only: bool, condstor
         }
         Err(e) => return crate::error::reply(&e, command),
     };
-    let view = match services.open_view_of(user, &mb, read_at).await {
+    let view = match services.open_view_of(user, &mb, start).await {
         Ok(v) => v,
         Err(e) => return crate::error::reply(&e, command),
     };

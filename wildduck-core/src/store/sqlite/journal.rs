@@ -113,6 +113,18 @@ impl JournalStore for SqliteStore {
         .await
     }
 
+    async fn position(&self) -> Result<Option<u64>> {
+        self.read(|tx| {
+            let top: Option<i64> = tx
+                .prepare_cached("SELECT MAX(seq) FROM journal")
+                .map_err(sql)?
+                .query_row([], |r| r.get(0))
+                .map_err(sql)?;
+            Ok(top.and_then(|t| u64::try_from(t).ok()))
+        })
+        .await
+    }
+
     async fn prune(&self, before: Timestamp) -> Result<u64> {
         self.write(move |tx| {
             let n = tx
