@@ -19,7 +19,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, Sse};
 use serde_json::{Map, Value, json};
-use wildduck_core::model::{JournalCommand, JournalEntry, MailboxId, ModSeq, ObjectId, UserId};
+use wildduck_core::model::{JournalCommand, JournalEntry, MailboxId, ModSeq, UserId};
 
 use super::iso_date;
 use crate::ApiState;
@@ -105,55 +105,6 @@ async fn batch_events(state: &ApiState, user: UserId, entries: &[JournalEntry]) 
     out
 }
 
-/// The journal entries of `user` after `last` (by id), in id order, up to the MODSEQs in
-/// `upto` (later ones are the live loop's).
-async fn replay(
-    state: &ApiState,
-    user: UserId,
-    last: ObjectId,
-    upto: &HashMap<MailboxId, ModSeq>,
-) -> wildduck_core::Result<Vec<JournalEntry>> {
-    let s = &state.services;
-    let last = last.to_string();
-    let mut out = Vec::new();
-    for mb in s.list_mailboxes(user, false).await? {
-        let limit = upto.get(&mb.id).copied().unwrap_or(ModSeq(0));
-        let entries = s.backend().journal.since(mb.id, ModSeq(0)).await?;
-        out.extend(
-            entries
-                .into_iter()
-                .filter(|e| e.id.to_string() > last && e.modseq <= limit),
-        );
-    }
-    // ObjectIds in hex sort by creation time.
-    out.sort_by_key(|e| e.id.to_string());
-    Ok(out)
-}
-
-/// Reads new journal entries of every mailbox of `user` past `seen`, advancing `seen`.
-async fn read_new(
-    state: &ApiState,
-    user: UserId,
-    seen: &mut HashMap<MailboxId, ModSeq>,
-) -> wildduck_core::Result<Vec<JournalEntry>> {
-    let s = &state.services;
-    let mut out = Vec::new();
-    for mb in s.list_mailboxes(user, false).await? {
-        let since = seen.get(&mb.id).copied().unwrap_or(ModSeq(0));
-        if mb.modify_index <= since {
-            continue;
-        }
-        let entries = s.backend().journal.since(mb.id, since).await?;
-        // Advance only to what was read: a MODSEQ is allocated before its journal entry is
-        // written, so a mailbox's `modify_index` can be ahead of its journal for a moment.
-        if let Some(max) = entries.iter().map(|e| e.modseq).max() {
-            seen.insert(mb.id, max.max(since));
-        }
-        out.extend(entries);
-    }
-    Ok(out)
-}
-
 /// `GET /users/:user/updates` → `text/event-stream`.
 pub async fn get(State(state): State<ApiState>, headers: HeaderMap, p: Params) -> ApiResult {
     let mut p = p;
@@ -182,7 +133,11 @@ pub async fn get(State(state): State<ApiState>, headers: HeaderMap, p: Params) -
         let mut idle_n = 0u64;
         let mut replayed = false;
         if let Some(last) = last_event {
-            match replay(&state, user.id, last, &seen).await {
+            match state
+                .services
+                .user_updates_after(user.id, last, &seen)
+                .await
+            {
                 Ok(entries) => {
                     replayed = !entries.is_empty();
                     for ev in batch_events(&state, user.id, &entries).await {
@@ -223,7 +178,7 @@ pub async fn get(State(state): State<ApiState>, headers: HeaderMap, p: Params) -
             if tx.is_closed() {
                 return;
             }
-            match read_new(&state, user.id, &mut seen).await {
+            match state.services.user_updates(user.id, &mut seen).await {
                 Ok(entries) => {
                     for ev in batch_events(&state, user.id, &entries).await {
                         if tx.send(ev).await.is_err() {

@@ -18,6 +18,7 @@ pub mod messages;
 pub mod pop3;
 pub mod search;
 pub mod threads;
+pub mod updates;
 pub mod users;
 pub mod view;
 
