@@ -101,28 +101,15 @@ impl JournalStore for SqliteStore {
                 }
                 None => since_or_created_in(tx, mailbox, since, created_from)?,
             };
-            let top: Option<i64> = tx
-                .prepare_cached("SELECT MAX(seq) FROM journal")
-                .map_err(sql)?
-                .query_row([], |r| r.get(0))
-                .map_err(sql)?;
             // An emptied table (pruned) keeps the old position: AUTOINCREMENT never reuses it.
-            let position = top.and_then(|t| u64::try_from(t).ok()).max(after);
+            let position = max_seq(tx)?.max(after);
             Ok((entries, position))
         })
         .await
     }
 
     async fn position(&self) -> Result<Option<u64>> {
-        self.read(|tx| {
-            let top: Option<i64> = tx
-                .prepare_cached("SELECT MAX(seq) FROM journal")
-                .map_err(sql)?
-                .query_row([], |r| r.get(0))
-                .map_err(sql)?;
-            Ok(top.and_then(|t| u64::try_from(t).ok()))
-        })
-        .await
+        self.read(|tx| max_seq(tx)).await
     }
 
     async fn prune(&self, before: Timestamp) -> Result<u64> {
@@ -134,6 +121,16 @@ impl JournalStore for SqliteStore {
         })
         .await
     }
+}
+
+/// The highest journal `seq` committed (where a view continues from); `None` for an empty table.
+fn max_seq(tx: &Connection) -> Result<Option<u64>> {
+    let top: Option<i64> = tx
+        .prepare_cached("SELECT MAX(seq) FROM journal")
+        .map_err(sql)?
+        .query_row([], |r| r.get(0))
+        .map_err(sql)?;
+    Ok(top.and_then(|t| u64::try_from(t).ok()))
 }
 
 /// Entries of `mailbox` with MODSEQ above `since` or created at or after `created_from`.
