@@ -4,14 +4,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use wildduck_core::model::UserId;
 
 use crate::ApiState;
 
 /// `GET /health` → `{"success": true}`, or 500 `{"success": false, ...}` when the storage fails.
 pub async fn get(State(state): State<ApiState>) -> Response {
-    // A lookup of an id that cannot exist exercises the database round trip without data.
-    match state.services.backend().users.get_user(UserId::new()).await {
+    match state.services.check_storage().await {
         Ok(_) => super::ok(json!({ "success": true })),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");

@@ -72,9 +72,7 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
         if let Some(o) = item.as_object_mut() {
             if counters {
                 let (total, unseen) = s
-                    .backend()
-                    .messages
-                    .counts(m.id)
+                    .message_counts(m)
                     .await
                     .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
                 o.insert("total".into(), json!(total));
@@ -196,9 +194,7 @@ pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
     .await?;
     let (total, unseen) = state
         .services
-        .backend()
-        .messages
-        .counts(mb.id)
+        .message_counts(&mb)
         .await
         .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
     let mut body = mailbox_json(&mb);

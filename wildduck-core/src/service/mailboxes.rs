@@ -174,6 +174,12 @@ impl Services {
         Ok(())
     }
 
+    /// Total and unseen messages of a mailbox the caller has already loaded through
+    /// [`Services::get_mailbox`] or [`Services::list_mailboxes`] (so ownership is checked).
+    pub async fn message_counts(&self, mb: &Mailbox) -> Result<(u64, u64)> {
+        self.backend.messages.counts(mb.id).await
+    }
+
     /// STATUS: messages, unseen, UIDNEXT, UIDVALIDITY, HIGHESTMODSEQ.
     pub async fn mailbox_status(&self, user: UserId, id: MailboxId) -> Result<MailboxStatus> {
         let mb = self.get_mailbox(user, id).await?;

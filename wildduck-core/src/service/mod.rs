@@ -129,6 +129,12 @@ impl Services {
         &self.backend
     }
 
+    /// One read against the storage, for health checks: a lookup of an id that cannot exist
+    /// exercises the database round trip without touching data.
+    pub async fn check_storage(&self) -> crate::Result<()> {
+        self.backend.users.get_user(UserId::new()).await.map(|_| ())
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ServiceConfig {
         &self.config
