@@ -6,11 +6,45 @@ use super::{get_meta, set_meta, sql};
 use crate::{Error, ErrorKind, Result};
 
 /// The schema version this binary writes. Files with a higher version are refused.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Migrations in order: `(version reached, statements)`. Each runs in one transaction together
 /// with the version bump, and uses `IF NOT EXISTS`, so re-running one after a crash is harmless.
-const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2_AUTH), (3, V3_TEMP_PASSWORD)];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, V1),
+    (2, V2_AUTH),
+    (3, V3_TEMP_PASSWORD),
+    (4, V4_TASKS_DELETED_USERS),
+];
+
+/// The task queue (WildDuck's `tasks`) and the snapshots of deleted users awaiting their purge
+/// (WildDuck's `deletedusers`). A snapshot keeps the user's and its addresses' rows as JSON
+/// objects of column values, so columns added later are restored too.
+const V4_TASKS_DELETED_USERS: &str = r#"
+CREATE TABLE IF NOT EXISTS tasks (
+    id BLOB PRIMARY KEY,
+    task TEXT NOT NULL,
+    user BLOB,
+    data TEXT NOT NULL,
+    locked INTEGER NOT NULL,
+    lock_token BLOB,
+    locked_until INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    run_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tasks_due ON tasks (task, locked, locked_until);
+CREATE INDEX IF NOT EXISTS tasks_user ON tasks (task, user);
+CREATE TABLE IF NOT EXISTS deleted_users (
+    id BLOB PRIMARY KEY,
+    unameview TEXT NOT NULL,
+    deleted_at INTEGER NOT NULL,
+    main_address TEXT,
+    user_row TEXT NOT NULL,
+    addresses TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deleted_users_unameview ON deleted_users (unameview);
+"#;
 
 /// The temporary password of a password reset (JSON `{password, created, validAfter}`). The
 /// migration runs in one transaction with its version bump, so it never runs twice.
@@ -251,8 +285,9 @@ fn read_version(conn: &Connection) -> Result<u32> {
 }
 
 /// Repairs what a killed process can leave behind, in one transaction: `storage_used` of every
-/// user is the sum of its messages' sizes; every blob's reference count and magic sum follow the
-/// messages that reference it; blobs nobody references are removed.
+/// user is the sum of its messages' sizes (archived ones do not count); every blob's reference
+/// count and magic sum follow the messages and archived messages that reference it; blobs nobody
+/// references are removed.
 pub(super) fn repair(conn: &mut Connection) -> Result<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -262,8 +297,10 @@ pub(super) fn repair(conn: &mut Connection) -> Result<()> {
              COALESCE((SELECT SUM(m.size) FROM messages m WHERE m.user = users.id), 0);
          CREATE TEMP TABLE repair_refs AS
              SELECT j.value AS hash, COUNT(*) AS c, SUM(m.magic) AS mg
-             FROM messages m, json_each(m.blobs) j
-             WHERE m.blobs IS NOT NULL
+             FROM (SELECT blobs, magic FROM messages WHERE blobs IS NOT NULL
+                   UNION ALL
+                   SELECT blobs, magic FROM archived WHERE blobs IS NOT NULL) m,
+                  json_each(m.blobs) j
              GROUP BY j.value;
          CREATE UNIQUE INDEX temp.repair_refs_hash ON repair_refs (hash);
          UPDATE blobs SET
