@@ -6,7 +6,7 @@ use super::{get_meta, set_meta, sql};
 use crate::{Error, ErrorKind, Result};
 
 /// The schema version this binary writes. Files with a higher version are refused.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Migrations in order: `(version reached, statements)`. Each runs in one transaction together
 /// with the version bump, and uses `IF NOT EXISTS`, so re-running one after a crash is harmless.
@@ -15,7 +15,41 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, V2_AUTH),
     (3, V3_TEMP_PASSWORD),
     (4, V4_TASKS_DELETED_USERS),
+    (5, V5_ARCHIVED),
 ];
+
+/// The archive of deleted messages (WildDuck's `archived`): the `messages` columns (so one row
+/// reader serves both), the encoded content, and the archive's own `archived` and `expires`
+/// times. Archived rows keep their attachment references, so the crash repair counts them.
+const V5_ARCHIVED: &str = r#"
+CREATE TABLE IF NOT EXISTS archived (
+    rid INTEGER PRIMARY KEY,
+    id BLOB NOT NULL UNIQUE,
+    root BLOB NOT NULL,
+    user BLOB NOT NULL,
+    mailbox BLOB NOT NULL,
+    uid INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    thread BLOB,
+    idate INTEGER NOT NULL,
+    hdate INTEGER NOT NULL,
+    flags TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    msgid TEXT,
+    subject TEXT NOT NULL,
+    ha INTEGER NOT NULL,
+    junk INTEGER NOT NULL,
+    magic INTEGER NOT NULL,
+    rdate INTEGER,
+    blobs TEXT,
+    archived INTEGER NOT NULL,
+    expires INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS archived_user ON archived (user, id);
+CREATE INDEX IF NOT EXISTS archived_user_time ON archived (user, archived);
+CREATE INDEX IF NOT EXISTS archived_expires ON archived (expires);
+"#;
 
 /// The task queue (WildDuck's `tasks`) and the snapshots of deleted users awaiting their purge
 /// (WildDuck's `deletedusers`). A snapshot keeps the user's and its addresses' rows as JSON
