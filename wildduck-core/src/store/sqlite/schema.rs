@@ -6,7 +6,7 @@ use super::{get_meta, set_meta, sql};
 use crate::{Error, ErrorKind, Result};
 
 /// The schema version this binary writes. Files with a higher version are refused.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Migrations in order: `(version reached, statements)`. Each runs in one transaction together
 /// with the version bump, and uses `IF NOT EXISTS`, so re-running one after a crash is harmless.
@@ -16,7 +16,26 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, V3_TEMP_PASSWORD),
     (4, V4_TASKS_DELETED_USERS),
     (5, V5_ARCHIVED),
+    (6, V6_FORWARDED_REGISTER),
 ];
+
+/// Forwarded addresses and the correspondents register (WildDuck's forwarded-only `addresses`
+/// fields and `addressregister`). `forwarding` is the JSON object of the forwarded-only fields,
+/// NULL for users' addresses. A register entry is unique per user and address view.
+const V6_FORWARDED_REGISTER: &str = r#"
+ALTER TABLE addresses ADD COLUMN forwarding TEXT;
+CREATE TABLE IF NOT EXISTS addressregister (
+    id BLOB PRIMARY KEY,
+    user BLOB NOT NULL,
+    address TEXT NOT NULL,
+    addrview TEXT NOT NULL,
+    name TEXT,
+    updated INTEGER NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (user, addrview)
+);
+CREATE INDEX IF NOT EXISTS addressregister_user_updated ON addressregister (user, updated);
+"#;
 
 /// The archive of deleted messages (WildDuck's `archived`): the `messages` columns (so one row
 /// reader serves both), the encoded content, and the archive's own `archived` and `expires`
