@@ -177,6 +177,9 @@ pub struct Address {
     pub tags: Vec<String>,
     /// Creation time.
     pub created: Timestamp,
+    /// The forwarded-only fields; `Some` exactly for forwarded addresses (WildDuck tells them
+    /// apart by the presence of `targets`).
+    pub forwarding: Option<super::Forwarding>,
 }
 
 /// A mailbox (`mailboxes` collection).

@@ -94,6 +94,7 @@ impl Services {
             name,
             tags: Vec::new(),
             created: Timestamp::now(),
+            forwarding: None,
         };
         self.backend.addresses.insert_address(&addr).await?;
         if main {

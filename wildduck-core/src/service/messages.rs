@@ -384,6 +384,8 @@ impl Services {
         let (quota, mb) = tokio::join!(self.check_quota(user), self.get_mailbox(user, mailbox));
         quota?;
         let mb = mb?;
+        let correspondents =
+            super::address_register::correspondents(mb.special_use, &req.flags, &message);
         let thread = ThreadLookup {
             subject: message.data.thread.subject.clone(),
             references: message
@@ -444,6 +446,7 @@ impl Services {
             .await?;
         // Only after the commit: sessions woken now find the message and its journal entry.
         self.notify(user).await;
+        self.record_correspondents(user, correspondents);
         Ok(Appended {
             id,
             uid: stored.uid,

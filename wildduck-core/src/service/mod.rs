@@ -8,10 +8,12 @@ use crate::model::UserId;
 use crate::store::Backend;
 use crate::{Error, ErrorKind};
 
+pub mod address_register;
 pub mod addresses;
 pub mod api_users;
 pub mod asps;
 pub mod authlog;
+pub mod forwarded;
 pub mod login;
 pub mod mailboxes;
 pub mod messages;
@@ -31,6 +33,9 @@ pub struct ServiceConfig {
     pub default_quota: u64,
     /// Most mailboxes a user may have (1500).
     pub max_mailboxes: u64,
+    /// The domain of the address a user created without one gets (WildDuck `emailDomain`);
+    /// `None` = the host name, as WildDuck's `os.hostname()`.
+    pub email_domain: Option<String>,
 }
 
 impl Default for ServiceConfig {
@@ -39,6 +44,7 @@ impl Default for ServiceConfig {
             bcrypt_cost: crate::auth::password::DEFAULT_BCRYPT_COST,
             default_quota: 1024 * 1024 * 1024,
             max_mailboxes: 1500,
+            email_domain: None,
         }
     }
 }

@@ -192,6 +192,7 @@ impl Services {
                 name: None,
                 tags: Vec::new(),
                 created: now,
+                forwarding: None,
             };
             if let Err(e) = self.backend.addresses.insert_address(&addr).await {
                 self.undo_user(user.id).await;

@@ -26,6 +26,7 @@ use crate::model::{
     Address, AddressId, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
     ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, User, UserId, UserUpdate,
 };
+use crate::model::{ObjectId, RegisterEntry};
 
 /// Users.
 #[async_trait]
@@ -98,6 +99,61 @@ pub trait AddressStore: Send + Sync + std::fmt::Debug {
     async fn update_address(&self, address: &Address) -> Result<bool>;
     /// Every address (of users and forwarded), sorted by `addrview`.
     async fn list_all_addresses(&self) -> Result<Vec<Address>>;
+
+    /// Deletes a forwarded address (one without a user). `false` when absent or a user's. A
+    /// backend without forwarded addresses answers with a `Backend` error (the default).
+    async fn delete_forwarded(&self, id: AddressId) -> Result<bool> {
+        let _ = id;
+        Err(unsupported("forwarded addresses"))
+    }
+    /// Records correspondents in `user`'s register (`addressregister`), one entry per
+    /// `addrview`: an existing entry gets the new `updated` time and, when given, the new name;
+    /// a disabled entry is left alone; a missing one is inserted as given. The default answers
+    /// with a `Backend` error.
+    async fn register_correspondents(&self, user: UserId, entries: &[RegisterEntry]) -> Result<()> {
+        let _ = (user, entries);
+        Err(unsupported("the address register"))
+    }
+    /// `user`'s enabled register entries whose address contains `query` (case-sensitive) or
+    /// whose name starts with it (case-insensitive), most recently updated first, at most
+    /// `limit`. The default answers with a `Backend` error.
+    async fn search_register(
+        &self,
+        user: UserId,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<RegisterEntry>> {
+        let _ = (user, query, limit);
+        Err(unsupported("the address register"))
+    }
+    /// Sets `disabled` (and, when given, the name) of one of `user`'s register entries and
+    /// stamps `updated` with `now`. `false` when absent or not the user's. The default answers
+    /// with a `Backend` error.
+    async fn update_register_entry(
+        &self,
+        user: UserId,
+        id: ObjectId,
+        disabled: bool,
+        name: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let _ = (user, id, disabled, name, now);
+        Err(unsupported("the address register"))
+    }
+    /// Deletes all of `user`'s register entries; returns how many. The default answers with a
+    /// `Backend` error.
+    async fn delete_user_register(&self, user: UserId) -> Result<u64> {
+        let _ = user;
+        Err(unsupported("the address register"))
+    }
+}
+
+/// The error of a default trait method a backend does not implement.
+fn unsupported(what: &str) -> crate::Error {
+    crate::Error::new(
+        crate::ErrorKind::Backend,
+        format!("{what}: not supported by this backend"),
+    )
 }
 
 /// Mailboxes, including the counters UIDs and MODSEQs are allocated from.

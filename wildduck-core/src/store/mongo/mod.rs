@@ -21,6 +21,7 @@ use crate::{Error, ErrorKind, Result};
 
 mod attachments;
 mod auth;
+mod forwarded;
 mod indexes;
 mod journal;
 mod mailboxes;

@@ -301,6 +301,8 @@ impl UserStore for MongoUsers {
 #[derive(Debug, Clone)]
 pub struct MongoAddresses {
     coll: Collection<Document>,
+    /// `addressregister` (the correspondents register).
+    register: Collection<Document>,
 }
 
 impl MongoAddresses {
@@ -308,6 +310,7 @@ impl MongoAddresses {
     pub fn new(db: Database) -> Self {
         Self {
             coll: db.collection("addresses"),
+            register: db.collection("addressregister"),
         }
     }
 }
@@ -325,6 +328,9 @@ fn address_doc(a: &Address) -> Document {
     if let Some(u) = a.user {
         d.insert("user", oid(u.0));
     }
+    if let Some(f) = &a.forwarding {
+        super::forwarded::put_forwarding(&mut d, f);
+    }
     d
 }
 
@@ -337,6 +343,7 @@ fn address_from(d: &Document) -> Option<Address> {
         name: get_opt_str(d, "name"),
         tags: get_strings(d, "tags"),
         created: get_date(d, "created"),
+        forwarding: super::forwarded::forwarding_from(d),
     })
 }
 
@@ -410,18 +417,19 @@ impl AddressStore for MongoAddresses {
     }
 
     async fn update_address(&self, a: &Address) -> Result<bool> {
+        let mut set = doc! {
+            "address": &a.address,
+            "addrview": &a.addrview,
+            "name": a.name.clone().unwrap_or_default(),
+            "tags": strings(&a.tags),
+            "tagsview": strings(&a.tags.iter().map(|t| t.to_lowercase()).collect::<Vec<_>>()),
+        };
+        if let Some(f) = &a.forwarding {
+            super::forwarded::put_forwarding(&mut set, f);
+        }
         let r = self
             .coll
-            .update_one(
-                doc! { "_id": oid(a.id.0) },
-                doc! { "$set": {
-                    "address": &a.address,
-                    "addrview": &a.addrview,
-                    "name": a.name.clone().unwrap_or_default(),
-                    "tags": strings(&a.tags),
-                    "tagsview": strings(&a.tags.iter().map(|t| t.to_lowercase()).collect::<Vec<_>>()),
-                } },
-            )
+            .update_one(doc! { "_id": oid(a.id.0) }, doc! { "$set": set })
             .await
             .map_err(backend)?;
         Ok(r.matched_count > 0)
@@ -438,5 +446,50 @@ impl AddressStore for MongoAddresses {
             .await
             .map_err(backend)?;
         Ok(docs.iter().filter_map(address_from).collect())
+    }
+
+    async fn delete_forwarded(&self, id: AddressId) -> Result<bool> {
+        let r = self
+            .coll
+            .delete_one(doc! {
+                "_id": oid(id.0),
+                "user": { "$exists": false },
+                "targets": { "$exists": true },
+            })
+            .await
+            .map_err(backend)?;
+        Ok(r.deleted_count > 0)
+    }
+
+    async fn register_correspondents(
+        &self,
+        user: UserId,
+        entries: &[crate::model::RegisterEntry],
+    ) -> Result<()> {
+        super::forwarded::register(&self.register, user, entries).await
+    }
+
+    async fn search_register(
+        &self,
+        user: UserId,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::model::RegisterEntry>> {
+        super::forwarded::search(&self.register, user, query, limit).await
+    }
+
+    async fn update_register_entry(
+        &self,
+        user: UserId,
+        id: crate::model::ObjectId,
+        disabled: bool,
+        name: Option<&str>,
+        now: crate::model::Timestamp,
+    ) -> Result<bool> {
+        super::forwarded::update_entry(&self.register, user, id, disabled, name, now).await
+    }
+
+    async fn delete_user_register(&self, user: UserId) -> Result<u64> {
+        super::forwarded::delete_user(&self.register, user).await
     }
 }

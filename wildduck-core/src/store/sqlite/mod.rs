@@ -43,6 +43,7 @@ use crate::{Error, ErrorKind, Result};
 mod attachments;
 mod auth;
 pub mod codec;
+mod forwarded;
 mod journal;
 mod mailboxes;
 mod messages;

@@ -295,7 +295,7 @@ impl UserStore for SqliteStore {
     }
 }
 
-const ADDRESS_COLUMNS: &str = "id, user, address, addrview, name, tags, created";
+const ADDRESS_COLUMNS: &str = "id, user, address, addrview, name, tags, created, forwarding";
 
 fn address_from(row: &Row<'_>) -> rusqlite::Result<Address> {
     Ok(Address {
@@ -306,6 +306,7 @@ fn address_from(row: &Row<'_>) -> rusqlite::Result<Address> {
         name: row.get::<_, Option<String>>(4)?.filter(|s| !s.is_empty()),
         tags: parse_list(row.get(5)?),
         created: Timestamp(row.get(6)?),
+        forwarding: super::forwarded::forwarding_from_json(row.get(7)?),
     })
 }
 
@@ -316,7 +317,8 @@ impl AddressStore for SqliteStore {
         self.write(move |tx| {
             tx.execute(
                 &format!(
-                    "INSERT INTO addresses ({ADDRESS_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                    "INSERT INTO addresses ({ADDRESS_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                 ),
                 params![
                     idb(a.id.0),
@@ -326,6 +328,7 @@ impl AddressStore for SqliteStore {
                     a.name,
                     json_list(&a.tags),
                     a.created.0,
+                    a.forwarding.as_ref().map(super::forwarded::forwarding_json),
                 ],
             )
             .map_err(sql)?;
@@ -414,14 +417,15 @@ impl AddressStore for SqliteStore {
         self.write(move |tx| {
             let n = tx
                 .execute(
-                    "UPDATE addresses SET address = ?2, addrview = ?3, name = ?4, tags = ?5 \
-                     WHERE id = ?1",
+                    "UPDATE addresses SET address = ?2, addrview = ?3, name = ?4, tags = ?5, \
+                     forwarding = COALESCE(?6, forwarding) WHERE id = ?1",
                     params![
                         idb(a.id.0),
                         a.address,
                         a.addrview,
                         a.name,
-                        json_list(&a.tags)
+                        json_list(&a.tags),
+                        a.forwarding.as_ref().map(super::forwarded::forwarding_json),
                     ],
                 )
                 .map_err(sql)?;
@@ -441,5 +445,50 @@ impl AddressStore for SqliteStore {
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
         })
         .await
+    }
+
+    async fn delete_forwarded(&self, id: AddressId) -> Result<bool> {
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM addresses WHERE id = ?1 AND user IS NULL AND forwarding IS NOT NULL",
+                    [idb(id.0)],
+                )
+                .map_err(sql)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn register_correspondents(
+        &self,
+        user: UserId,
+        entries: &[crate::model::RegisterEntry],
+    ) -> Result<()> {
+        self.register_entries(user, entries).await
+    }
+
+    async fn search_register(
+        &self,
+        user: UserId,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::model::RegisterEntry>> {
+        self.search_entries(user, query, limit).await
+    }
+
+    async fn update_register_entry(
+        &self,
+        user: UserId,
+        id: crate::model::ObjectId,
+        disabled: bool,
+        name: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.update_entry(user, id, disabled, name, now).await
+    }
+
+    async fn delete_user_register(&self, user: UserId) -> Result<u64> {
+        self.delete_entries(user).await
     }
 }
