@@ -123,6 +123,15 @@ pub struct FetchedMessage {
 }
 
 impl FetchedMessage {
+    /// Metadata and content without attachment bytes (listings read none).
+    pub(crate) fn without_blobs(meta: MessageMeta, message: StoredMessage) -> Self {
+        Self {
+            meta,
+            message,
+            blobs: Arc::new(HashMap::new()),
+        }
+    }
+
     /// The blobs, as the message model reads them.
     pub fn blobs(&self) -> &dyn BodySource {
         self.blobs.as_ref()
@@ -659,6 +668,20 @@ impl Services {
         uids: Option<&UidSet>,
         session: Option<&str>,
     ) -> Result<Expunged> {
+        self.expunge_archiving(user, mailbox, uids, session, true)
+            .await
+    }
+
+    /// [`Services::expunge`] with the archive chosen: `archive` false removes the messages
+    /// without keeping them in the archive of deleted messages (the API's `skipArchive`).
+    pub async fn expunge_archiving(
+        &self,
+        user: UserId,
+        mailbox: &Mailbox,
+        uids: Option<&UidSet>,
+        session: Option<&str>,
+        archive: bool,
+    ) -> Result<Expunged> {
         Self::own(user, mailbox)?;
         let filter = MessageFilter {
             uids: uids.cloned(),
@@ -667,7 +690,8 @@ impl Services {
         };
         self.with_mailbox_lock(mailbox.id, EXPUNGE_LOCK_TTL, async {
             let found = self.backend.messages.find_meta(mailbox.id, &filter).await?;
-            self.remove_messages(user, mailbox.id, found, session).await
+            self.remove_messages(user, mailbox.id, found, session, archive)
+                .await
         })
         .await
     }
@@ -689,7 +713,8 @@ impl Services {
         let removed = self
             .with_mailbox_lock(mb.id, EXPUNGE_LOCK_TTL, async {
                 let found = self.backend.messages.find_meta(mb.id, &filter).await?;
-                self.remove_messages(user, mb.id, found, session).await
+                self.remove_messages(user, mb.id, found, session, true)
+                    .await
             })
             .await?;
         if removed.uids.is_empty() {
@@ -698,27 +723,39 @@ impl Services {
         Ok(())
     }
 
-    /// Deletes `found` and settles references, quota, journal and notification.
+    /// Deletes `found` (archiving them first when `archive` and the configuration keep an
+    /// archive, see [`super::archive`]) and settles references, quota, journal and notification.
     async fn remove_messages(
         &self,
         user: UserId,
         mailbox: MailboxId,
         found: Vec<MessageMeta>,
         session: Option<&str>,
+        archive: bool,
     ) -> Result<Expunged> {
         if found.is_empty() {
             return Ok(Expunged::default());
         }
         let b = &self.backend;
         let ids: Vec<MessageId> = found.iter().map(|m| m.id).collect();
-        let deleted = b.messages.delete_messages(mailbox, &ids).await?;
+        let (deleted, archived) = if archive {
+            self.archive_and_delete(mailbox, &found).await?
+        } else {
+            (b.messages.delete_messages(mailbox, &ids).await?, Vec::new())
+        };
         let (_, modseq) = b
             .mailboxes
             .allocate(mailbox, 0)
             .await?
             .ok_or_else(not_found)?;
         if deleted == ids.len() as u64 {
-            let refs = BlobRefSum::from_metas(&found, -1);
+            // Archived messages keep their references until the archive entry is purged.
+            let released: Vec<MessageMeta> = found
+                .iter()
+                .filter(|m| !archived.contains(&m.id))
+                .cloned()
+                .collect();
+            let refs = BlobRefSum::from_metas(&released, -1);
             if !refs.is_empty() {
                 b.attachments.update_refs(&refs).await?;
             }

@@ -11,6 +11,7 @@ use crate::{Error, ErrorKind};
 pub mod address_register;
 pub mod addresses;
 pub mod api_users;
+pub mod archive;
 pub mod asps;
 pub mod authlog;
 pub mod forwarded;
@@ -35,12 +36,16 @@ pub struct ServiceConfig {
     pub max_mailboxes: u64,
     /// The domain of the address a user created without one gets (WildDuck `emailDomain`);
     /// `None` = the host name, as WildDuck's `os.hostname()`.
+    /// How long deleted messages stay in the archive before they are purged (WildDuck
+    /// `const:archive:time`: 25 days). Zero keeps no archive: deletes remove at once.
+    pub archive_time: std::time::Duration,
     pub email_domain: Option<String>,
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
+            archive_time: archive::ARCHIVE_TIME,
             bcrypt_cost: crate::auth::password::DEFAULT_BCRYPT_COST,
             default_quota: 1024 * 1024 * 1024,
             max_mailboxes: 1500,

@@ -22,6 +22,8 @@ use crate::message::StoredMessage;
 pub mod mongo;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
+pub mod archive;
+pub use archive::{ArchiveOutcome, ArchiveStore, ArchivedMessage};
 use crate::model::{
     Address, AddressId, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
     ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, User, UserId, UserUpdate,
@@ -657,6 +659,8 @@ pub struct Backend {
     pub asps: Arc<dyn AspStore>,
     /// Authentication log.
     pub authlog: Arc<dyn AuthLogStore>,
+    /// The archive of deleted messages.
+    pub archive: Arc<dyn ArchiveStore>,
 }
 
 /// The step-by-step append behind [`MessageStore::append_message`]'s default, for backends

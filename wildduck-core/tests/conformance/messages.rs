@@ -404,6 +404,21 @@ async fn flags_and_expunge(s: &Services) {
         .filter_map(|u| sizes.get(u))
         .sum();
     assert_eq!(storage(s, u.id).await, used - freed as i64);
+    let (count, _) = s
+        .backend()
+        .attachments
+        .blob_refs(&hash)
+        .await
+        .expect("refs")
+        .expect("blob kept until collected");
+    // The expunged messages are archived: the archive holds the attachment's reference until
+    // the entry is purged (archive behaviour itself: conformance/archive.rs).
+    assert_eq!(count, 1, "the archived copy keeps its reference");
+    let purged = s
+        .purge_expired_archived(Timestamp(i64::MAX / 2))
+        .await
+        .expect("purge");
+    assert!(purged >= 3, "the three expunged messages were archived");
     let (count, magic) = s
         .backend()
         .attachments

@@ -1,6 +1,7 @@
 //! The storage conformance suite: written once over the services and traits, run by every backend's
 //! entry point (`store_mongo.rs` now; the embedded backend's later) with a fresh, empty backend.
 
+mod archive;
 mod journal;
 mod messages;
 mod search;
@@ -33,6 +34,7 @@ pub async fn run_all(s: &Services) {
     messages::run_all(s).await;
     search::run_all(s).await;
     journal::run_all(s).await;
+    archive::run_all(s).await;
     seen::run_all(s).await;
 }
 

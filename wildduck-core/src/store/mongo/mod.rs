@@ -19,6 +19,7 @@ use crate::model::{ObjectId, Timestamp};
 use crate::store::Backend;
 use crate::{Error, ErrorKind, Result};
 
+mod archive;
 mod attachments;
 mod auth;
 mod forwarded;
@@ -30,6 +31,7 @@ mod messages;
 mod search;
 mod threads;
 mod users;
+pub use archive::MongoArchive;
 
 pub use attachments::MongoAttachments;
 pub use auth::MongoAuth;
@@ -113,6 +115,7 @@ impl MongoStore {
             attachments: Arc::new(MongoAttachments::new(self.db.clone())),
             journal: Arc::new(MongoJournal::new(self.db.clone())),
             threads: Arc::new(MongoThreads::new(self.db.clone())),
+            archive: Arc::new(MongoArchive::new(self.db.clone())),
             asps: Arc::new(MongoAuth::new(self.db.clone())),
             authlog: Arc::new(MongoAuth::new(self.db.clone())),
         }

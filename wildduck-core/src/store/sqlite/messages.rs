@@ -22,11 +22,11 @@ use crate::store::{
 use crate::{Error, ErrorKind, Result};
 
 /// Metadata columns, in the order [`meta_from`] reads them (after `rid`).
-const META: &str = "m.rid, m.id, m.root, m.user, m.mailbox, m.uid, m.modseq, m.thread, m.idate, \
+pub(super) const META: &str = "m.rid, m.id, m.root, m.user, m.mailbox, m.uid, m.modseq, m.thread, m.idate, \
     m.hdate, m.flags, m.size, m.msgid, m.subject, m.ha, m.junk, m.magic, m.rdate, m.blobs";
 
 /// Number of columns in [`META`].
-const META_LEN: usize = 19;
+pub(super) const META_LEN: usize = 19;
 
 /// A UID set with at most this many ranges is read range by range through the index; a more
 /// fragmented one is read as its bounding range and filtered while streaming.
@@ -51,7 +51,7 @@ fn blobs_text(blobs: &[String]) -> Option<String> {
     (!v.is_empty()).then(|| serde_json::to_string(&v).unwrap_or_else(|_| "[]".into()))
 }
 
-fn meta_from(row: &Row<'_>) -> rusqlite::Result<(i64, MessageMeta)> {
+pub(super) fn meta_from(row: &Row<'_>) -> rusqlite::Result<(i64, MessageMeta)> {
     let id = MessageId(id_at(row, 1)?);
     let flags: String = row.get(10)?;
     let blobs: Option<String> = row.get(18)?;
@@ -170,7 +170,7 @@ fn by_uids(uids: &UidSet) -> MessageFilter {
     }
 }
 
-fn insert_row(conn: &Connection, m: &MessageMeta) -> Result<i64> {
+pub(super) fn insert_row(conn: &Connection, m: &MessageMeta) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO messages (id, root, user, mailbox, uid, modseq, thread, idate, hdate, flags, \
          seen, deleted, flagged, draft, size, msgid, subject, ha, junk, magic, rdate, blobs) \

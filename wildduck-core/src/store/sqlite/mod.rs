@@ -40,6 +40,7 @@ use crate::model::ObjectId;
 use crate::store::Backend;
 use crate::{Error, ErrorKind, Result};
 
+mod archive;
 mod attachments;
 mod auth;
 pub mod codec;
@@ -210,6 +211,7 @@ impl SqliteStore {
             journal: me.clone(),
             threads: me.clone(),
             asps: me.clone(),
+            archive: me.clone(),
             authlog: me,
         }
     }
