@@ -101,6 +101,10 @@ pub fn router(state: ApiState) -> Router {
             get(users::get).put(users::update).delete(users::delete),
         )
         .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route(
+            "/users/{user}/restore",
+            get(users::restore_info).post(users::restore),
+        )
         .route("/users/{user}/logout", axum::routing::put(users::logout))
         .route("/users/{user}/updates", get(routes::updates::get))
         .route(

@@ -191,6 +191,20 @@ pub const ROUTES: &[Route] = &[
     ),
     (
         HttpMethod::Get,
+        "/users/{user}/restore",
+        "Users",
+        "restoreUserInfo",
+        "Return recovery info for a deleted user",
+    ),
+    (
+        HttpMethod::Post,
+        "/users/{user}/restore",
+        "Users",
+        "cancelUserDelete",
+        "Cancel user deletion task",
+    ),
+    (
+        HttpMethod::Get,
         "/users/{user}/addresses",
         "Addresses",
         "getUserAddresses",

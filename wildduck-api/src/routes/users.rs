@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
-use wildduck_core::model::{User, UserId, UserUpdate};
-use wildduck_core::service::users::NewUser;
+use wildduck_core::model::{Timestamp, User, UserId, UserUpdate};
+use wildduck_core::service::users::{NewUser, UserDeleteOptions};
 
 use super::ok;
 use crate::ApiState;
@@ -236,18 +236,146 @@ pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
     Ok(ok(json!({ "success": true })))
 }
 
-/// `DELETE /users/:user` → `{"success": true}` (deleted at once: no delayed deletion yet).
+/// An optional date parameter (ISO string or milliseconds; empty or `false` = none).
+fn opt_date(v: &mut Validator<'_>, p: &Params, field: &'static str) -> Option<Timestamp> {
+    let bad = |v: &mut Validator<'_>| v.reject(field, &format!("\"{field}\" must be a valid date"));
+    match p.map.get(field) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::Number(n)) => {
+            let t = n.as_i64().map(Timestamp);
+            if t.is_none() {
+                bad(v);
+            }
+            t
+        }
+        Some(Value::String(s)) => {
+            let t = super::messages::parse_iso(s).or_else(|| s.parse::<i64>().ok().map(Timestamp));
+            if t.is_none() {
+                bad(v);
+            }
+            t
+        }
+        Some(_) => {
+            bad(v);
+            None
+        }
+    }
+}
+
+fn field(p: &Params, k: &str) -> Option<String> {
+    p.map.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+/// `DELETE /users/:user` (`deleteAfter`): the account disappears now (login refused, addresses
+/// released) and its data is purged by a `user-delete` task once `deleteAfter` passes (now
+/// without it); until then `POST /users/:user/restore` brings it back →
+/// `{"success": true, "code": "TaskScheduled", "user", "addresses": {"deleted"}, "deleteAfter",
+/// "task"}`.
 pub async fn delete(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let id = v.object_id("user");
+    let delete_after = opt_date(&mut v, &p, "deleteAfter");
     v.accept(&["deleteAfter"]);
     v.finish(true)?;
-    state
+    let done = state
         .services
-        .delete_user(UserId(id.unwrap_or_default()))
+        .delete_user(
+            UserId(id.unwrap_or_default()),
+            UserDeleteOptions {
+                delete_after,
+                sess: field(&p, "sess"),
+                ip: field(&p, "ip"),
+            },
+        )
         .await
         .map_err(|e| ApiError::from_core(e, USER_NF))?;
-    Ok(ok(json!({ "success": true })))
+    Ok(ok(json!({
+        "success": true,
+        "code": "TaskScheduled",
+        "user": done.user.to_string(),
+        "addresses": { "deleted": done.addresses_deleted },
+        "deleteAfter": super::iso_date(done.delete_after),
+        "task": done.task.to_string(),
+    })))
+}
+
+/// A deleted user's restore errors, with WildDuck's codes.
+fn restore_error(e: wildduck_core::Error) -> ApiError {
+    use wildduck_core::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => {
+            ApiError::not_found("AccountNotFound", "Deleted account was not found")
+        }
+        ErrorKind::AlreadyExists => ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "AccountFound",
+            "Account was already restored",
+        ),
+        ErrorKind::Conflict => ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "DeleteInProgress",
+            "Deletion already in progress",
+        ),
+        _ => ApiError::from_core(e, USER_NF),
+    }
+}
+
+/// `GET /users/:user/restore` → `{"success": true, "user", "username", "storageUsed", "tags",
+/// "deleted", "recoverableAddresses", "deleteAfter"}` for a deleted user awaiting its purge
+/// (`deleteAfter`, when the purge is due, is this port's addition).
+pub async fn restore_info(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let id = v.object_id("user");
+    v.finish(true)?;
+    let info = state
+        .services
+        .deleted_user_info(UserId(id.unwrap_or_default()))
+        .await
+        .map_err(restore_error)?;
+    let u = &info.snapshot.user;
+    Ok(ok(json!({
+        "success": true,
+        "user": u.id.to_string(),
+        "username": u.username,
+        "storageUsed": u.storage_used.max(0),
+        "tags": u.tags,
+        "deleted": super::iso_date(info.snapshot.deleted),
+        "recoverableAddresses": info.recoverable_addresses,
+        "deleteAfter": info.delete_after.map(super::iso_date),
+    })))
+}
+
+/// `POST /users/:user/restore`: cancels a pending deletion → `{"success": true, "code":
+/// "TaskCancelled" (or "RequestProcessed" without a task), "user", "task", "addresses":
+/// {"recovered", "main"}}`.
+pub async fn restore(State(state): State<ApiState>, p: Params) -> ApiResult {
+    let mut v = Validator::new(&p);
+    let id = v.object_id("user");
+    v.finish(true)?;
+    let done = state
+        .services
+        .restore_user(
+            UserId(id.unwrap_or_default()),
+            field(&p, "sess"),
+            field(&p, "ip"),
+        )
+        .await
+        .map_err(restore_error)?;
+    let mut addresses = json!({ "recovered": done.recovered.len() });
+    if let (Some(m), Some(obj)) = (&done.main, addresses.as_object_mut()) {
+        obj.insert("main".into(), json!(m));
+    }
+    let mut out = json!({
+        "success": true,
+        "code": if done.task.is_some() { "TaskCancelled" } else { "RequestProcessed" },
+        "user": done.user.to_string(),
+        "addresses": addresses,
+    });
+    if let (Some(t), Some(obj)) = (done.task, out.as_object_mut()) {
+        obj.insert("task".into(), json!(t.to_string()));
+    }
+    Ok(ok(out))
 }
 
 /// `POST /users/:user/quota/reset` → `{"success": true, "storageUsed", "previousStorageUsed"}`.

@@ -20,6 +20,7 @@ pub mod mailboxes;
 pub mod messages;
 pub mod pop3;
 pub mod search;
+pub mod tasks;
 pub mod threads;
 pub mod updates;
 pub mod users;

@@ -38,6 +38,56 @@ pub struct NewUser {
     pub tags: Vec<String>,
 }
 
+/// Options of [`Services::delete_user`].
+#[derive(Debug, Clone, Default)]
+pub struct UserDeleteOptions {
+    /// When the purge runs (WildDuck's `deleteAfter`); `None` = now.
+    pub delete_after: Option<Timestamp>,
+    /// Client session id for the authentication log.
+    pub sess: Option<String>,
+    /// Client address for the authentication log.
+    pub ip: Option<String>,
+}
+
+/// What [`Services::delete_user`] did (WildDuck's `DELETE /users/:user` response).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDeletion {
+    /// The user.
+    pub user: UserId,
+    /// How many addresses were removed.
+    pub addresses_deleted: u64,
+    /// When the purge is due.
+    pub delete_after: Timestamp,
+    /// The `user-delete` task.
+    pub task: crate::model::ObjectId,
+}
+
+/// A deleted user awaiting its purge (WildDuck's `GET /users/:user/restore`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeletedUserInfo {
+    /// The snapshot (user as it was, deletion time, addresses).
+    pub snapshot: crate::store::DeletedUser,
+    /// The addresses a restore would bring back (not taken by anyone else since).
+    pub recoverable_addresses: Vec<String>,
+    /// When the purge is due (now when it is running), `None` without a pending task.
+    pub delete_after: Option<Timestamp>,
+    /// The pending `user-delete` task.
+    pub task: Option<crate::model::ObjectId>,
+}
+
+/// What [`Services::restore_user`] did (WildDuck's `POST /users/:user/restore` response).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRestore {
+    /// The user.
+    pub user: UserId,
+    /// The cancelled `user-delete` task, if there was one.
+    pub task: Option<crate::model::ObjectId>,
+    /// The addresses inserted again.
+    pub recovered: Vec<String>,
+    /// The main address now.
+    pub main: Option<String>,
+}
+
 /// The username view: lower-cased with dots removed from the part before `@` (WildDuck's `uview`).
 pub fn unameview(name: &str) -> String {
     match name.find('@') {
@@ -326,17 +376,186 @@ impl Services {
         Ok(user)
     }
 
-    /// Deletes a user with its mailboxes, messages (attachment references released) and addresses.
-    pub async fn delete_user(&self, id: UserId) -> Result<()> {
-        self.get_user(id).await?;
+    /// Deletes a user the way WildDuck does: the account disappears at once (moved into the
+    /// deleted state: a snapshot of the user and its addresses is kept, the user and its
+    /// addresses are removed, so logins fail and the addresses are free), and a `user-delete`
+    /// task purges its data when `options.delete_after` passes (now without it). Until then
+    /// [`Services::restore_user`] brings it back.
+    ///
+    /// Deleting an already deleted user again is allowed (as in WildDuck): the pending task is
+    /// moved to the new time. `NotFound` when there is neither a user nor a deleted one.
+    pub async fn delete_user(
+        &self,
+        id: UserId,
+        options: UserDeleteOptions,
+    ) -> Result<UserDeletion> {
         let b = &self.backend;
+        let now = Timestamp::now();
+        let addresses = match b.users.move_user_to_deleted(id, now).await? {
+            Some(snapshot) => snapshot.addresses.len() as u64,
+            None if b.users.get_deleted_user(id).await?.is_some() => 0,
+            None => return Err(Error::not_found("no such user")),
+        };
+        let delete_after = options.delete_after.unwrap_or(now);
+        let existing = b
+            .tasks
+            .find_tasks(super::tasks::USER_DELETE, id)
+            .await?
+            .into_iter()
+            .next();
+        let (task, delete_after) = match existing {
+            Some(t) => {
+                let mut when = t.locked_until;
+                if !t.status.is_claimed() && b.tasks.reschedule_task(t.id, delete_after).await? {
+                    when = delete_after;
+                }
+                (t.id, when)
+            }
+            None => {
+                let task = self
+                    .schedule_task(
+                        super::tasks::USER_DELETE,
+                        Some(id),
+                        serde_json::Value::Null,
+                        options.delete_after,
+                    )
+                    .await?;
+                (task, delete_after)
+            }
+        };
+        self.log_auth_event(
+            id,
+            super::authlog::AuthLogEntry {
+                action: "delete user".into(),
+                result: Some("success".into()),
+                sess: options.sess,
+                ip: options.ip,
+                ..Default::default()
+            },
+        )
+        .await;
+        Ok(UserDeletion {
+            user: id,
+            addresses_deleted: addresses,
+            delete_after,
+            task,
+        })
+    }
+
+    /// What a deleted user's restore would bring back (WildDuck's `restoreInfo`): its snapshot,
+    /// the addresses still free (or its own again), and when its purge is due. `NotFound`
+    /// when there is no deleted user with this id.
+    pub async fn deleted_user_info(&self, id: UserId) -> Result<DeletedUserInfo> {
+        let b = &self.backend;
+        let snapshot = b
+            .users
+            .get_deleted_user(id)
+            .await?
+            .ok_or_else(|| Error::not_found("deleted account was not found"))?;
+        let mut recoverable = Vec::new();
+        for a in &snapshot.addresses {
+            let taken = b
+                .addresses
+                .find_addresses(std::slice::from_ref(&a.addrview))
+                .await?
+                .into_iter()
+                .any(|x| x.addrview == a.addrview && x.user != Some(id));
+            if !taken {
+                recoverable.push(a.address.clone());
+            }
+        }
+        let task = b
+            .tasks
+            .find_tasks(super::tasks::USER_DELETE, id)
+            .await?
+            .into_iter()
+            .next();
+        Ok(DeletedUserInfo {
+            delete_after: task.as_ref().map(|t| {
+                if t.status.is_claimed() {
+                    Timestamp::now()
+                } else {
+                    t.locked_until
+                }
+            }),
+            task: task.map(|t| t.id),
+            recoverable_addresses: recoverable,
+            snapshot,
+        })
+    }
+
+    /// Cancels a pending deletion (WildDuck's restore): the purge task is removed, the user
+    /// comes back with every address nobody took meanwhile, its main address the old one when
+    /// that came back. `NotFound` without a deleted user, `AlreadyExists` when the account (or
+    /// its username) exists again, `Conflict` when the purge is already running.
+    pub async fn restore_user(
+        &self,
+        id: UserId,
+        sess: Option<String>,
+        ip: Option<String>,
+    ) -> Result<UserRestore> {
+        let b = &self.backend;
+        let snapshot = b
+            .users
+            .get_deleted_user(id)
+            .await?
+            .ok_or_else(|| Error::not_found("deleted account was not found"))?;
+        if b.users.get_user(id).await?.is_some()
+            || b.users
+                .find_user_by_unameview(&unameview(&snapshot.user.username))
+                .await?
+                .is_some()
+        {
+            return Err(already_exists("account was already restored"));
+        }
+        let mut task = None;
+        for t in b.tasks.find_tasks(super::tasks::USER_DELETE, id).await? {
+            // A claim between the read and the cancel also lands here.
+            if t.status.is_claimed() || !b.tasks.cancel_task(t.id).await? {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    "deletion already in progress",
+                ));
+            }
+            task = Some(t.id);
+        }
+        let restored = b.users.restore_deleted_user(id).await?;
+        self.log_auth_event(
+            id,
+            super::authlog::AuthLogEntry {
+                action: "restore user".into(),
+                result: Some("success".into()),
+                sess,
+                ip,
+                ..Default::default()
+            },
+        )
+        .await;
+        Ok(UserRestore {
+            user: id,
+            task,
+            recovered: restored.recovered,
+            main: restored.main,
+        })
+    }
+
+    /// The `user-delete` task: purges a deleted user's messages (attachment references
+    /// released), mailboxes, application passwords, authentication log, threads, journal and
+    /// finally its snapshot. Safe to run again after a partial run. A user that is live again
+    /// (restored by another instance) is left alone.
+    pub(crate) async fn purge_deleted_user(&self, id: UserId) -> Result<()> {
+        let b = &self.backend;
+        if b.users.get_user(id).await?.is_some() {
+            tracing::warn!(user = %id, "user-delete task for a live user: nothing purged");
+            return Ok(());
+        }
         for mb in b.mailboxes.list_mailboxes(id).await? {
             self.purge_mailbox_messages(&mb).await?;
         }
         b.mailboxes.delete_user_mailboxes(id).await?;
-        b.addresses.delete_user_addresses(id).await?;
         b.asps.delete_user_asps(id).await?;
-        b.users.delete_user(id).await?;
+        b.authlog.delete_user_events(id).await?;
+        b.users.purge_deleted_user(id).await?;
         Ok(())
     }
 

@@ -22,13 +22,15 @@ use crate::message::StoredMessage;
 pub mod mongo;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
+pub mod tasks;
+pub use tasks::{LockToken, Task, TaskStatus, TaskStore};
 pub mod archive;
-pub use archive::{ArchiveOutcome, ArchiveStore, ArchivedMessage};
 use crate::model::{
     Address, AddressId, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
     ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, User, UserId, UserUpdate,
 };
 use crate::model::{ObjectId, RegisterEntry};
+pub use archive::{ArchiveOutcome, ArchiveStore, ArchivedMessage};
 
 /// Users.
 #[async_trait]
@@ -79,6 +81,71 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
     async fn inc_storage(&self, id: UserId, delta: i64) -> Result<()>;
     /// Sets `storage_used` (quota recalculation).
     async fn set_storage(&self, id: UserId, value: i64) -> Result<()>;
+    /// Moves a user into the deleted state: a snapshot of the user and of its addresses
+    /// (WildDuck's `deletedusers` document with `deleteInfo`) replaces any older snapshot, then
+    /// the user and its addresses are removed, so logins fail and the addresses are free.
+    /// Returns the snapshot, `None` when the user is absent. A backend without it answers with
+    /// a `Backend` error (the default).
+    async fn move_user_to_deleted(
+        &self,
+        id: UserId,
+        deleted_at: Timestamp,
+    ) -> Result<Option<DeletedUser>> {
+        let _ = (id, deleted_at);
+        Err(crate::Error::new(
+            crate::ErrorKind::Backend,
+            "user deletion is not supported by this backend",
+        ))
+    }
+    /// The snapshot of a deleted user, `None` when there is none.
+    async fn get_deleted_user(&self, id: UserId) -> Result<Option<DeletedUser>> {
+        let _ = id;
+        Ok(None)
+    }
+    /// Brings a deleted user back from its snapshot (WildDuck's restore): the user is inserted
+    /// again (`AlreadyExists` when a user with its id or username exists; `NotFound` without a
+    /// snapshot), the snapshot removed, each address inserted again unless its `addrview` has
+    /// been taken meanwhile, and the main address set to the old one when it came back, else to
+    /// the first one that did.
+    async fn restore_deleted_user(&self, id: UserId) -> Result<RestoredUser> {
+        let _ = id;
+        Err(crate::Error::new(
+            crate::ErrorKind::Backend,
+            "user restore is not supported by this backend",
+        ))
+    }
+    /// The end of a deleted user's purge: removes its snapshot and the rows only it refers to
+    /// that no other trait removes (threads, journal entries, correspondents register). `false` when there was no
+    /// snapshot.
+    async fn purge_deleted_user(&self, id: UserId) -> Result<bool> {
+        let _ = id;
+        Err(crate::Error::new(
+            crate::ErrorKind::Backend,
+            "user purge is not supported by this backend",
+        ))
+    }
+}
+
+/// The snapshot of a deleted user kept until its purge (WildDuck's `deletedusers`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeletedUser {
+    /// The user as it was.
+    pub user: User,
+    /// When it was deleted (`deleteInfo.deletedAt`).
+    pub deleted: Timestamp,
+    /// Its main address then (`deleteInfo.mainAddress`).
+    pub main_address: Option<String>,
+    /// Its addresses then (`deleteInfo.addresses`).
+    pub addresses: Vec<Address>,
+}
+
+/// What [`UserStore::restore_deleted_user`] brought back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoredUser {
+    /// The addresses inserted again.
+    pub recovered: Vec<String>,
+    /// The main address set, if any address came back.
+    pub main: Option<String>,
 }
 
 /// Addresses.
@@ -659,6 +726,8 @@ pub struct Backend {
     pub asps: Arc<dyn AspStore>,
     /// Authentication log.
     pub authlog: Arc<dyn AuthLogStore>,
+    /// The persisted task queue.
+    pub tasks: Arc<dyn TaskStore>,
     /// The archive of deleted messages.
     pub archive: Arc<dyn ArchiveStore>,
 }

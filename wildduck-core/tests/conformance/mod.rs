@@ -6,6 +6,7 @@ mod journal;
 mod messages;
 mod search;
 mod seen;
+mod tasks;
 
 use wildduck_core::ErrorKind;
 use wildduck_core::model::{
@@ -36,6 +37,7 @@ pub async fn run_all(s: &Services) {
     journal::run_all(s).await;
     archive::run_all(s).await;
     seen::run_all(s).await;
+    tasks::run_all(s).await;
 }
 
 async fn users(s: &Services) {
@@ -120,7 +122,11 @@ async fn users(s: &Services) {
     assert!(u2.auth_version > u.auth_version);
     assert!(s.authenticate("alice.smith", "new pass").await.is_ok());
     let tmp = s.create_user(new_user("temp")).await.expect("temp");
-    s.delete_user(tmp.id).await.expect("delete");
+    s.delete_user(tmp.id, Default::default())
+        .await
+        .expect("delete");
+    // The purge is a task, due now.
+    s.run_due_tasks(Timestamp::now()).await.expect("purge");
     assert_eq!(
         s.get_user(tmp.id).await.expect_err("gone").kind(),
         ErrorKind::NotFound

@@ -29,6 +29,7 @@ mod mailboxes;
 pub mod message_doc;
 mod messages;
 mod search;
+mod tasks;
 mod threads;
 mod users;
 pub use archive::MongoArchive;
@@ -38,6 +39,7 @@ pub use auth::MongoAuth;
 pub use journal::MongoJournal;
 pub use mailboxes::MongoMailboxes;
 pub use messages::MongoMessages;
+pub use tasks::MongoTasks;
 pub use threads::MongoThreads;
 pub use users::{MongoAddresses, MongoUsers};
 
@@ -118,6 +120,7 @@ impl MongoStore {
             archive: Arc::new(MongoArchive::new(self.db.clone())),
             asps: Arc::new(MongoAuth::new(self.db.clone())),
             authlog: Arc::new(MongoAuth::new(self.db.clone())),
+            tasks: Arc::new(MongoTasks::new(self.db.clone())),
         }
     }
 

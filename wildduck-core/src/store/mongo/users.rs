@@ -10,14 +10,18 @@ use super::{
     get_u64, oid, strings, unum,
 };
 use crate::Result;
-use crate::model::{Address, AddressId, TempPassword, User, UserId, UserLimits, UserUpdate};
+use crate::model::{
+    Address, AddressId, TempPassword, Timestamp, User, UserId, UserLimits, UserUpdate,
+};
 use crate::service::users::unameview;
-use crate::store::{AddressStore, UserStore};
+use crate::store::{AddressStore, DeletedUser, RestoredUser, UserStore};
 
 /// `users` collection.
 #[derive(Debug, Clone)]
 pub struct MongoUsers {
     coll: Collection<Document>,
+    /// The database, for user deletion (`deletedusers`, `addresses`, `threads`, `journal`).
+    db: Database,
 }
 
 impl MongoUsers {
@@ -25,8 +29,37 @@ impl MongoUsers {
     pub fn new(db: Database) -> Self {
         Self {
             coll: db.collection("users"),
+            db,
         }
     }
+
+    fn deleted(&self) -> Collection<Document> {
+        self.db.collection("deletedusers")
+    }
+
+    fn addresses(&self) -> Collection<Document> {
+        self.db.collection("addresses")
+    }
+}
+
+/// A `deletedusers` document as the snapshot model.
+fn deleted_from(d: &Document) -> Option<DeletedUser> {
+    let user = user_from(d)?;
+    let info = d.get_document("deleteInfo").ok();
+    let addresses = info
+        .and_then(|i| i.get_array("addresses").ok())
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| b.as_document().and_then(address_from))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(DeletedUser {
+        user,
+        deleted: info.map(|i| get_date(i, "deletedAt")).unwrap_or_default(),
+        main_address: info.and_then(|i| get_opt_str(i, "mainAddress")),
+        addresses,
+    })
 }
 
 fn opt_num(d: &mut Document, key: &str, v: Option<u64>) {
@@ -294,6 +327,130 @@ impl UserStore for MongoUsers {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn move_user_to_deleted(
+        &self,
+        id: UserId,
+        deleted_at: Timestamp,
+    ) -> Result<Option<DeletedUser>> {
+        let key = doc! { "_id": oid(id.0) };
+        // The raw documents, so fields this crate does not model survive a restore.
+        let Some(mut snapshot) = self.coll.find_one(key.clone()).await.map_err(backend)? else {
+            return Ok(None);
+        };
+        let addresses: Vec<Document> = self
+            .addresses()
+            .find(doc! { "user": oid(id.0) })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        let main = snapshot.get("address").cloned().unwrap_or(Bson::Null);
+        snapshot.insert(
+            "deleteInfo",
+            doc! {
+                "deletedAt": date(deleted_at),
+                "mainAddress": main,
+                "addresses": addresses.into_iter().map(Bson::Document).collect::<Vec<_>>(),
+            },
+        );
+        // As WildDuck: an older snapshot of the same id goes, the new one is written before the
+        // user is removed (a crash in between leaves the user as it was, deletable again).
+        self.deleted()
+            .delete_one(key.clone())
+            .await
+            .map_err(backend)?;
+        self.deleted()
+            .insert_one(snapshot.clone())
+            .await
+            .map_err(backend)?;
+        self.coll.delete_one(key).await.map_err(backend)?;
+        self.addresses()
+            .delete_many(doc! { "user": oid(id.0) })
+            .await
+            .map_err(backend)?;
+        Ok(deleted_from(&snapshot))
+    }
+
+    async fn get_deleted_user(&self, id: UserId) -> Result<Option<DeletedUser>> {
+        Ok(self
+            .deleted()
+            .find_one(doc! { "_id": oid(id.0) })
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .and_then(deleted_from))
+    }
+
+    async fn restore_deleted_user(&self, id: UserId) -> Result<RestoredUser> {
+        let key = doc! { "_id": oid(id.0) };
+        let Some(mut user) = self
+            .deleted()
+            .find_one(key.clone())
+            .await
+            .map_err(backend)?
+        else {
+            return Err(crate::Error::not_found("deleted account was not found"));
+        };
+        let info = match user.remove("deleteInfo") {
+            Some(Bson::Document(d)) => d,
+            _ => Document::new(),
+        };
+        // The main address comes back only once its address document is in again.
+        user.insert("address", "");
+        self.coll.insert_one(user).await.map_err(backend)?;
+        if let Err(e) = self.deleted().delete_one(key.clone()).await {
+            tracing::warn!(user = %id, error = %e, "restored user's snapshot not removed");
+        }
+        let mut out = RestoredUser::default();
+        let mut recovered: Vec<String> = Vec::new();
+        for a in info
+            .get_array("addresses")
+            .map(|a| a.as_slice())
+            .unwrap_or(&[])
+        {
+            let Some(a) = a.as_document() else { continue };
+            match self.addresses().insert_one(a.clone()).await {
+                Ok(_) => recovered.push(get_str(a, "address")),
+                // Taken meanwhile by someone else: that address is lost, as in WildDuck.
+                Err(e) => tracing::info!(user = %id, address = %get_str(a, "address"), error = %e,
+                    "address not restored"),
+            }
+        }
+        let wanted = get_opt_str(&info, "mainAddress");
+        let main = recovered
+            .iter()
+            .find(|a| Some(a.as_str()) == wanted.as_deref())
+            .or_else(|| recovered.first())
+            .cloned();
+        if let Some(m) = &main {
+            self.coll
+                .update_one(key, doc! { "$set": { "address": m.as_str() } })
+                .await
+                .map_err(backend)?;
+        }
+        out.recovered = recovered;
+        out.main = main;
+        Ok(out)
+    }
+
+    async fn purge_deleted_user(&self, id: UserId) -> Result<bool> {
+        let user = doc! { "user": oid(id.0) };
+        for coll in ["threads", "journal", "addressregister"] {
+            self.db
+                .collection::<Document>(coll)
+                .delete_many(user.clone())
+                .await
+                .map_err(backend)?;
+        }
+        let r = self
+            .deleted()
+            .delete_one(doc! { "_id": oid(id.0) })
+            .await
+            .map_err(backend)?;
+        Ok(r.deleted_count > 0)
     }
 }
 

@@ -50,6 +50,7 @@ mod mailboxes;
 mod messages;
 mod schema;
 mod search;
+mod tasks;
 mod threads;
 mod users;
 
@@ -212,7 +213,8 @@ impl SqliteStore {
             threads: me.clone(),
             asps: me.clone(),
             archive: me.clone(),
-            authlog: me,
+            authlog: me.clone(),
+            tasks: me,
         }
     }
 

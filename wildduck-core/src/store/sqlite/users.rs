@@ -9,7 +9,7 @@ use crate::model::{
     Address, AddressId, TempPassword, Timestamp, User, UserId, UserLimits, UserUpdate,
 };
 use crate::service::users::unameview;
-use crate::store::{AddressStore, UserStore};
+use crate::store::{AddressStore, DeletedUser, RestoredUser, UserStore};
 
 const USER_COLUMNS: &str = "id, username, name, address, language, password, auth_version, quota, \
     storage_used, retention, tags, disabled_scopes, disabled, suspended, activated, \
@@ -293,6 +293,308 @@ impl UserStore for SqliteStore {
         })
         .await
     }
+
+    async fn move_user_to_deleted(
+        &self,
+        id: UserId,
+        deleted_at: Timestamp,
+    ) -> Result<Option<DeletedUser>> {
+        let moved = self
+            .write(move |tx| {
+                let key = idb(id.0);
+                let Some(user_row) = row_objects(tx, "SELECT * FROM users WHERE id = ?1", key)?
+                    .into_iter()
+                    .next()
+                else {
+                    return Ok(false);
+                };
+                let addresses = row_objects(tx, "SELECT * FROM addresses WHERE user = ?1", key)?;
+                let view = user_row
+                    .get("unameview")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let main = user_row
+                    .get("address")
+                    .and_then(|v| v.as_str())
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string);
+                tx.execute("DELETE FROM deleted_users WHERE id = ?1", [key])
+                    .map_err(sql)?;
+                tx.execute(
+                    "INSERT INTO deleted_users (id, unameview, deleted_at, main_address, user_row, \
+                     addresses) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        key,
+                        view,
+                        deleted_at.0,
+                        main,
+                        serde_json::Value::Object(user_row).to_string(),
+                        serde_json::Value::Array(
+                            addresses
+                                .into_iter()
+                                .map(serde_json::Value::Object)
+                                .collect()
+                        )
+                        .to_string(),
+                    ],
+                )
+                .map_err(sql)?;
+                tx.execute("DELETE FROM users WHERE id = ?1", [key])
+                    .map_err(sql)?;
+                tx.execute("DELETE FROM addresses WHERE user = ?1", [key])
+                    .map_err(sql)?;
+                Ok(true)
+            })
+            .await?;
+        if !moved {
+            return Ok(None);
+        }
+        self.get_deleted_user(id).await
+    }
+
+    async fn get_deleted_user(&self, id: UserId) -> Result<Option<DeletedUser>> {
+        self.read(move |tx| {
+            // The snapshot's JSON read back through the same row decoders as the live tables:
+            // each column is extracted from the JSON object, blobs from their hex form.
+            let user_cols = USER_COLUMNS
+                .split(',')
+                .map(str::trim)
+                .map(|c| json_col("d.user_row", c))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let user = tx
+                .query_row(
+                    &format!(
+                        "SELECT {user_cols}, d.deleted_at, d.main_address FROM deleted_users d \
+                         WHERE d.id = ?1"
+                    ),
+                    [idb(id.0)],
+                    |row| {
+                        let n = USER_COLUMNS.split(',').count();
+                        Ok((
+                            user_from(row)?,
+                            row.get::<_, i64>(n)?,
+                            row.get::<_, Option<String>>(n + 1)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(sql)?;
+            let Some((user, deleted, main_address)) = user else {
+                return Ok(None);
+            };
+            let address_cols = ADDRESS_COLUMNS
+                .split(',')
+                .map(str::trim)
+                .map(|c| json_col("j.value", c))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut st = tx
+                .prepare(&format!(
+                    "SELECT {address_cols} FROM deleted_users d, json_each(d.addresses) j \
+                     WHERE d.id = ?1 ORDER BY j.key"
+                ))
+                .map_err(sql)?;
+            let addresses = st
+                .query_map([idb(id.0)], address_from)
+                .map_err(sql)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql)?;
+            Ok(Some(DeletedUser {
+                user,
+                deleted: Timestamp(deleted),
+                main_address: main_address.filter(|a| !a.is_empty()),
+                addresses,
+            }))
+        })
+        .await
+    }
+
+    async fn restore_deleted_user(&self, id: UserId) -> Result<RestoredUser> {
+        self.write(move |tx| {
+            let key = idb(id.0);
+            let found = tx
+                .query_row(
+                    "SELECT user_row, addresses, main_address FROM deleted_users WHERE id = ?1",
+                    [key],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(sql)?;
+            let Some((user_row, addresses, wanted)) = found else {
+                return Err(crate::Error::not_found("deleted account was not found"));
+            };
+            let mut user: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&user_row).map_err(|e| {
+                    crate::Error::new(crate::ErrorKind::Backend, format!("snapshot: {e}"))
+                })?;
+            // The main address comes back only once its address row is in again.
+            user.insert("address".into(), serde_json::Value::String(String::new()));
+            insert_object(tx, "users", &user)?;
+            tx.execute("DELETE FROM deleted_users WHERE id = ?1", [key])
+                .map_err(sql)?;
+            let addresses: Vec<serde_json::Value> =
+                serde_json::from_str(&addresses).unwrap_or_default();
+            let mut recovered = Vec::new();
+            for a in addresses {
+                let Some(a) = a.as_object() else { continue };
+                match insert_object(tx, "addresses", a) {
+                    Ok(()) => recovered.push(
+                        a.get("address")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or_default()
+                            .to_string(),
+                    ),
+                    // Taken meanwhile by someone else: that address is lost, as in WildDuck.
+                    Err(e) if e.kind() == crate::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let main = recovered
+                .iter()
+                .find(|a| Some(a.as_str()) == wanted.as_deref())
+                .or_else(|| recovered.first())
+                .cloned();
+            if let Some(m) = &main {
+                tx.execute(
+                    "UPDATE users SET address = ?1 WHERE id = ?2",
+                    params![m, key],
+                )
+                .map_err(sql)?;
+            }
+            Ok(RestoredUser { recovered, main })
+        })
+        .await
+    }
+
+    async fn purge_deleted_user(&self, id: UserId) -> Result<bool> {
+        self.write(move |tx| {
+            let key = idb(id.0);
+            tx.execute("DELETE FROM thread_refs WHERE user = ?1", [key])
+                .map_err(sql)?;
+            tx.execute("DELETE FROM threads WHERE user = ?1", [key])
+                .map_err(sql)?;
+            tx.execute("DELETE FROM journal WHERE user = ?1", [key])
+                .map_err(sql)?;
+            tx.execute("DELETE FROM addressregister WHERE user = ?1", [key])
+                .map_err(sql)?;
+            let n = tx
+                .execute("DELETE FROM deleted_users WHERE id = ?1", [key])
+                .map_err(sql)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+}
+
+/// The SQL reading column `col` of a row snapshot (JSON object in `src`): a blob is kept as
+/// `{"hex": …}`, anything else as its JSON value.
+fn json_col(src: &str, col: &str) -> String {
+    format!(
+        "CASE WHEN json_type({src}, '$.{col}.hex') = 'text' \
+         THEN unhex(json_extract({src}, '$.{col}.hex')) ELSE json_extract({src}, '$.{col}') END"
+    )
+}
+
+/// Every row `query` (one `?1` parameter) returns, as JSON objects of column name → value
+/// (blobs as `{"hex": …}`), for snapshots that keep columns this code does not know.
+fn row_objects(
+    tx: &rusqlite::Connection,
+    query: &str,
+    key: [u8; 12],
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+    use rusqlite::types::ValueRef;
+    let mut st = tx.prepare(query).map_err(sql)?;
+    let names: Vec<String> = st.column_names().iter().map(|c| c.to_string()).collect();
+    let mut rows = st.query([key]).map_err(sql)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sql)? {
+        let mut obj = serde_json::Map::new();
+        for (idx, name) in names.iter().enumerate() {
+            let v = match row.get_ref(idx).map_err(sql)? {
+                ValueRef::Null => serde_json::Value::Null,
+                ValueRef::Integer(v) => serde_json::Value::from(v),
+                ValueRef::Real(v) => serde_json::Value::from(v),
+                ValueRef::Text(t) => {
+                    serde_json::Value::String(String::from_utf8_lossy(t).into_owned())
+                }
+                ValueRef::Blob(b) => serde_json::json!({ "hex": hex(b) }),
+            };
+            obj.insert(name.clone(), v);
+        }
+        out.push(obj);
+    }
+    Ok(out)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex_bytes(s: &str) -> Option<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
+        .collect()
+}
+
+/// Inserts a row snapshot into `table`: only the keys that are columns of the table now (a
+/// column dropped since is skipped; one added since takes its default).
+fn insert_object(
+    tx: &rusqlite::Connection,
+    table: &str,
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    use rusqlite::types::Value;
+    let mut st = tx
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .map_err(sql)?;
+    let columns: Vec<String> = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(sql)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql)?;
+    let mut names = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    for c in &columns {
+        let Some(v) = obj.get(c) else { continue };
+        let value = match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Integer(i64::from(*b)),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Integer(i),
+                None => Value::Real(n.as_f64().unwrap_or(0.0)),
+            },
+            serde_json::Value::String(s) => Value::Text(s.clone()),
+            serde_json::Value::Object(o) => match o.get("hex").and_then(|h| h.as_str()) {
+                Some(h) => Value::Blob(unhex_bytes(h).unwrap_or_default()),
+                None => Value::Text(v.to_string()),
+            },
+            serde_json::Value::Array(_) => Value::Text(v.to_string()),
+        };
+        names.push(format!("\"{c}\""));
+        values.push(value);
+    }
+    let marks = (1..=names.len())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.execute(
+        &format!(
+            "INSERT INTO {table} ({}) VALUES ({marks})",
+            names.join(", ")
+        ),
+        rusqlite::params_from_iter(values),
+    )
+    .map_err(sql)?;
+    Ok(())
 }
 
 const ADDRESS_COLUMNS: &str = "id, user, address, addrview, name, tags, created, forwarding";
