@@ -18,6 +18,9 @@ pub struct Config {
     pub bcrypt_cost: u32,
     /// Seconds sessions get to say goodbye after SIGTERM/SIGINT before they are cut (ours).
     pub shutdown_timeout: u64,
+    /// Domain of the address a user created without one gets (WildDuck `emailDomain`); empty =
+    /// the host name.
+    pub email_domain: String,
     /// Storage selection (WildDuck `[dbs]`).
     pub dbs: Dbs,
     /// Default certificate for every TLS listener (WildDuck `[tls]`).
@@ -39,6 +42,7 @@ impl Default for Config {
             max_storage: 0,
             bcrypt_cost: 11,
             shutdown_timeout: 10,
+            email_domain: String::new(),
             dbs: Dbs::default(),
             tls: Tls::default(),
             log: Log::default(),
@@ -378,6 +382,16 @@ impl Config {
                 self.log.level
             )));
         }
+        if self
+            .email_domain
+            .chars()
+            .any(|c| c == '@' || c.is_whitespace() || c.is_control())
+        {
+            return Err(err(format!(
+                "config key `emailDomain`: expected a domain name, got {:?}",
+                self.email_domain
+            )));
+        }
         if !(4..=31).contains(&self.bcrypt_cost) {
             return Err(err("config key `bcryptCost`: must be between 4 and 31"));
         }
@@ -633,11 +647,20 @@ mod tests {
             (c.max_storage, c.bcrypt_cost, c.shutdown_timeout),
             (d.max_storage, d.bcrypt_cost, d.shutdown_timeout)
         );
+        assert_eq!(c.email_domain, d.email_domain);
         assert!(
             c.data_dir.ends_with("target/wildduck-data"),
             "{:?}",
             c.data_dir
         );
+    }
+
+    #[test]
+    fn email_domain_is_read_and_checked() {
+        let c = load_str("emailDomain = \"mail.example.com\"\n", &[]).expect("emailDomain");
+        assert_eq!(c.email_domain, "mail.example.com");
+        let e = load_str("emailDomain = \"a@b\"\n", &[]).unwrap_err().0;
+        assert!(e.contains("emailDomain"), "{e}");
     }
 
     #[test]

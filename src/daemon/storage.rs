@@ -36,6 +36,7 @@ const MONGO_SELECT_TIMEOUT_MS: u64 = 5000;
 fn service_config(config: &Config) -> ServiceConfig {
     let mut sc = ServiceConfig {
         bcrypt_cost: config.bcrypt_cost,
+        email_domain: Some(config.email_domain.trim().to_lowercase()).filter(|d| !d.is_empty()),
         ..Default::default()
     };
     if config.max_storage > 0 {

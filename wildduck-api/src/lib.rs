@@ -123,6 +123,25 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/addresses", get(addresses::list_all))
         .route("/addresses/resolve/{address}", get(addresses::resolve))
+        .route("/addresses/forwarded", post(routes::forwarded::create))
+        .route(
+            "/addresses/forwarded/{address}",
+            get(routes::forwarded::get)
+                .put(routes::forwarded::update)
+                .delete(routes::forwarded::delete),
+        )
+        .route(
+            "/addresses/renameDomain",
+            axum::routing::put(routes::forwarded::rename_domain),
+        )
+        .route(
+            "/users/{user}/addressregister",
+            get(routes::address_register::list),
+        )
+        .route(
+            "/users/{user}/addressregister/{id}",
+            axum::routing::put(routes::address_register::update),
+        )
         .route(
             "/users/{user}/mailboxes",
             get(mailboxes::list).post(mailboxes::create),

@@ -51,6 +51,12 @@ const TABLE: &[(&str, &str, Rule)] = &[
         "/users/{user}/addressregister",
         Rule::User("addresses", R),
     ),
+    // WildDuck checks `createOwn/createAny('addresses')` for a register update.
+    (
+        "PUT",
+        "/users/{user}/addressregister/{id}",
+        Rule::User("addresses", C),
+    ),
     (
         "GET",
         "/users/{user}/authlog",

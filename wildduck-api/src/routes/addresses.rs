@@ -174,7 +174,10 @@ pub async fn list_all(State(state): State<ApiState>, p: Params) -> ApiResult {
     let query = v.opt_str("query", 255).map(|q| q.trim().to_string());
     let tags = v.opt_str_list("tags", 1024).unwrap_or_default();
     let required = v.opt_str_list("requiredTags", 1024).unwrap_or_default();
-    v.opt_str("forward", 255);
+    let forward = v
+        .opt_str("forward", 255)
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty());
     v.opt_bool("metaData");
     v.opt_bool("internalData");
     let page = PageRequest::read(&mut v);
@@ -184,6 +187,14 @@ pub async fn list_all(State(state): State<ApiState>, p: Params) -> ApiResult {
         .list_all_addresses(query.as_deref().filter(|q| !q.is_empty()), &tags, &required)
         .await
         .map_err(|e| ApiError::from_core(e, ADDRESS_NF))?;
+    if let Some(f) = &forward {
+        // WildDuck's `targets.value` regex: a case-sensitive substring of any target.
+        all.retain(|a| {
+            a.forwarding
+                .as_ref()
+                .is_some_and(|fw| fw.targets.iter().any(|t| t.value.contains(f.as_str())))
+        });
+    }
     // Newest first, by id (WildDuck's default paging order).
     all.sort_by_key(|a| std::cmp::Reverse(a.id.to_string()));
     let mut body = paginate(
@@ -192,15 +203,25 @@ pub async fn list_all(State(state): State<ApiState>, p: Params) -> ApiResult {
         false,
         |a| a.id.to_string(),
         |a| {
-            json!({
+            let mut o = json!({
                 "id": a.id.to_string(),
                 "name": a.name.clone().map(Value::String).unwrap_or(Value::Bool(false)),
                 "address": a.address,
-                "user": a.user.map(|u| u.to_string()),
-                "forwarded": a.user.is_none(),
-                "forwardedDisabled": false,
+                "forwarded": a.forwarding.is_some(),
+                "forwardedDisabled": a.forwarding.as_ref().is_some_and(|f| f.disabled),
                 "tags": a.tags,
-            })
+            });
+            if let Some(obj) = o.as_object_mut() {
+                // WildDuck leaves `user` out of forwarded addresses and `targets` out of users'.
+                if let Some(u) = a.user {
+                    obj.insert("user".into(), json!(u.to_string()));
+                }
+                if let Some(f) = &a.forwarding {
+                    let t: Vec<&str> = f.targets.iter().map(|t| t.value.as_str()).collect();
+                    obj.insert("targets".into(), json!(t));
+                }
+            }
+            o
         },
     );
     body.insert("query".into(), json!(query.unwrap_or_default()));
@@ -259,6 +280,12 @@ pub async fn resolve(State(state): State<ApiState>, p: Params) -> ApiResult {
             .map_err(|e| ApiError::from_core(e, ADDRESS_NF))?
             .ok_or_else(nf)?
     };
+    if found.user.is_none() && found.forwarding.is_some() {
+        // A forwarded address: its targets, forward counter and autoreply.
+        return Ok(ok(Value::Object(
+            super::forwarded::forwarded_json(&state, &found, true).await?,
+        )));
+    }
     Ok(ok(json!({
         "success": true,
         "id": found.id.to_string(),

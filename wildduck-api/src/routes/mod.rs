@@ -8,11 +8,13 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
+pub mod address_register;
 pub mod addresses;
 pub mod asps;
 pub mod authenticate;
 pub mod authlog;
 pub mod compose;
+pub mod forwarded;
 pub mod health;
 pub mod mailboxes;
 pub mod messages;

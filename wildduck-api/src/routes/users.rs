@@ -36,7 +36,6 @@ const ACCEPTED_USER_FIELDS: &[&str] = &[
     "allowUnsafe",
     "requirePasswordChange",
     "mailboxes",
-    "emptyAddress",
     "addTagsToAddress",
 ];
 
@@ -53,12 +52,21 @@ pub async fn create(State(state): State<ApiState>, p: Params) -> ApiResult {
     let retention = v.opt_u64("retention");
     let tags = v.opt_str_list("tags", 128);
     let disabled_scopes = scopes(&mut v);
+    let empty_address = v.opt_bool("emptyAddress").unwrap_or(false);
     v.accept(ACCEPTED_USER_FIELDS);
     v.finish(true)?;
+    let username = username.unwrap_or_default();
+    // WildDuck's user creation: no address with `emptyAddress`; without one, the username if it
+    // is an address, else `<username>@<emailDomain or host name>`.
+    let address = match (empty_address, address) {
+        (true, _) => None,
+        (false, Some(a)) => Some(a),
+        (false, None) => state.services.default_user_address(&username).ok(),
+    };
     let user = state
         .services
         .create_user(NewUser {
-            username: username.unwrap_or_default(),
+            username,
             password,
             hashed_password: hashed,
             address,

@@ -2,6 +2,7 @@
 //! entry point (`store_mongo.rs` now; the embedded backend's later) with a fresh, empty backend.
 
 mod archive;
+mod forwarded;
 mod journal;
 mod messages;
 mod search;
@@ -37,6 +38,7 @@ pub async fn run_all(s: &Services) {
     journal::run_all(s).await;
     archive::run_all(s).await;
     seen::run_all(s).await;
+    forwarded::run_all(s).await;
     tasks::run_all(s).await;
 }
 
