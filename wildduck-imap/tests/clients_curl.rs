@@ -2,30 +2,17 @@
 //! mailboxes, searches, fetches messages by UID (compared byte-exact with what the store was
 //! given) and appends with `-T` (found in the store byte-exact, and fetched back by curl).
 
+mod clients_common;
 mod session_common;
 
 use std::path::Path;
 use std::time::Duration;
 
+use clients_common::*;
 use session_common::*;
-use wildduck_core::model::{Flags, UidSet, User};
+use wildduck_core::model::User;
 use wildduck_core::service::Services;
-use wildduck_core::service::messages::AppendRequest;
 use wildduck_imap::net::TlsMode;
-
-/// A missing client is a failure with the way to get it, never a skip.
-fn require(tool: &str, package: &str) {
-    let found = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "{tool} is not installed: run scripts/setup-test-deps (apt-get install {package})"
-    );
-}
 
 /// Messages with 8-bit text, a base64 attachment and a body without a final line break, so a
 /// client that rewrites anything shows up in the comparison.
@@ -35,48 +22,6 @@ fn messages() -> Vec<Vec<u8>> {
         b"From: alice@example.org\r\nTo: curluser@example.com\r\nSubject: Report with attachment\r\nMessage-ID: <curl-2@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\npreamble\r\n--b1\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n--b1\r\nContent-Type: application/octet-stream; name=report.bin\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=report.bin\r\n\r\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4\r\nOTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3Bx\r\n--b1--\r\n".to_vec(),
         b"From: dave@example.com\r\nTo: curluser@example.com\r\nSubject: Third\r\nMessage-ID: <curl-3@example.com>\r\n\r\nthird body\r\nno final line break".to_vec(),
     ]
-}
-
-async fn put(services: &Services, user: &User, mailbox: &str, raw: &[u8]) {
-    let mb = services
-        .find_mailbox(user.id, mailbox)
-        .await
-        .expect("mailbox");
-    services
-        .append(
-            user.id,
-            mb.id,
-            AppendRequest {
-                raw,
-                flags: Flags::default(),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("append");
-}
-
-/// Every message of a mailbox as the store holds it, in UID order, with its flags.
-async fn stored(services: &Services, user: &User, mailbox: &str) -> Vec<(Vec<u8>, Vec<String>)> {
-    let mb = services
-        .find_mailbox(user.id, mailbox)
-        .await
-        .expect("mailbox");
-    let mut out = Vec::new();
-    for m in services
-        .fetch_messages(user.id, &mb, &UidSet::all())
-        .await
-        .expect("fetch")
-    {
-        let flags = m
-            .meta
-            .flags
-            .iter()
-            .map(|f| f.as_str().to_string())
-            .collect();
-        out.push((m.raw().expect("raw"), flags));
-    }
-    out
 }
 
 /// Runs curl with a deadline; returns stdout, failing with curl's stderr when it fails.
@@ -141,7 +86,7 @@ async fn exercise(services: &Services, user: &User, base: &str, extra: &[&str], 
             "{base}: UID {uid} differs:\n{}",
             String::from_utf8_lossy(&got)
         );
-        assert_eq!(got, before[i].0, "{base}: UID {uid} differs from the store");
+        assert_eq!(got, before[i].1, "{base}: UID {uid} differs from the store");
     }
     // A MIME part by section: the attachment's encoded body.
     let part = run(with(&[&format!("{base}/INBOX;UID=2;SECTION=2")])).await;
@@ -168,7 +113,7 @@ async fn exercise(services: &Services, user: &User, base: &str, extra: &[&str], 
         before.len() + 1,
         "{base}: one message appended"
     );
-    let (raw, flags) = after.last().expect("appended message");
+    let (_, raw, flags) = after.last().expect("appended message");
     assert!(
         *raw == upload,
         "{base}: appended bytes differ:\n{}",
@@ -201,14 +146,14 @@ async fn exercise(services: &Services, user: &User, base: &str, extra: &[&str], 
 async fn seeded(services: &Services, name: &str) -> User {
     let user = seed(services, name).await;
     for raw in messages() {
-        put(services, &user, "INBOX", &raw).await;
+        put(services, &user, "INBOX", &raw, &[]).await;
     }
     user
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_over_plain_imap() {
-    require("curl", "curl");
+    require_tool("curl", "curl");
     let env = env(Kind::Sqlite).await;
     let user = seeded(&env.services, "curluser").await;
     let server = start(&env.services, config(), TlsMode::Plain).await;
@@ -219,7 +164,7 @@ async fn curl_over_plain_imap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_over_implicit_tls_and_starttls() {
-    require("curl", "curl");
+    require_tool("curl", "curl");
     let env = env(Kind::Sqlite).await;
     let t = tls();
     let dir = tempfile::tempdir().expect("tempdir");

@@ -5,30 +5,17 @@
 //! the store byte-exact (with CRLF, and mbsync's `X-TUID:` line), a flag set locally reaches the
 //! server, and a second run changes nothing on either side.
 
+mod clients_common;
 mod session_common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
+use clients_common::*;
 use session_common::*;
-use wildduck_core::model::{Flags, UidSet, User};
+use wildduck_core::model::User;
 use wildduck_core::service::Services;
-use wildduck_core::service::messages::AppendRequest;
 use wildduck_imap::net::TlsMode;
-
-/// A missing client is a failure with the way to get it, never a skip.
-fn require(tool: &str, package: &str) {
-    let found = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "{tool} is not installed: run scripts/setup-test-deps (apt-get install {package})"
-    );
-}
 
 fn messages() -> Vec<Vec<u8>> {
     vec![
@@ -36,72 +23,6 @@ fn messages() -> Vec<Vec<u8>> {
         b"From: alice@example.org\r\nTo: mbuser@example.com\r\nSubject: Report with attachment\r\nMessage-ID: <mb-2@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n--b1\r\nContent-Type: application/octet-stream; name=report.bin\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4\r\n--b1--\r\n".to_vec(),
         b"From: dave@example.com\r\nTo: mbuser@example.com\r\nSubject: Third\r\nMessage-ID: <mb-3@example.com>\r\n\r\nthird body\r\n\r\n".to_vec(),
     ]
-}
-
-async fn put(services: &Services, user: &User, raw: &[u8], flags: &[&str]) {
-    let mb = services
-        .find_mailbox(user.id, "INBOX")
-        .await
-        .expect("mailbox");
-    services
-        .append(
-            user.id,
-            mb.id,
-            AppendRequest {
-                raw,
-                flags: Flags::parse(flags.iter().copied()).expect("flags"),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("append");
-}
-
-/// INBOX as the store holds it: (uid, bytes, sorted flags) in UID order.
-async fn server_inbox(services: &Services, user: &User) -> Vec<(u32, Vec<u8>, Vec<String>)> {
-    let mb = services
-        .find_mailbox(user.id, "INBOX")
-        .await
-        .expect("mailbox");
-    let mut out = Vec::new();
-    for m in services
-        .fetch_messages(user.id, &mb, &UidSet::all())
-        .await
-        .expect("fetch")
-    {
-        let mut flags: Vec<String> = m.meta.flags.iter().map(|f| f.as_str().into()).collect();
-        flags.sort();
-        out.push((m.meta.uid.0, m.raw().expect("raw"), flags));
-    }
-    out
-}
-
-/// Every file under the Maildir's cur/ and new/ with its name, sorted by name.
-fn maildir_files(maildir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for sub in ["cur", "new"] {
-        let Ok(rd) = std::fs::read_dir(maildir.join(sub)) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let name = format!("{sub}/{}", e.file_name().to_string_lossy());
-            out.push((name, std::fs::read(e.path()).expect("read maildir file")));
-        }
-    }
-    out.sort();
-    out
-}
-
-fn crlf_to_lf(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        if !(c == b'\r' && b.get(i + 1) == Some(&b'\n')) {
-            out.push(c);
-        }
-        i += 1;
-    }
-    out
 }
 
 /// mbsync (1.4) adds one `X-TUID:` line at the end of the header of every message it propagates,
@@ -125,17 +46,6 @@ fn without_tuid(b: &[u8]) -> Vec<u8> {
         .map_or(0, |i| i + 1);
     let mut out = b.get(..start).unwrap_or_default().to_vec();
     out.extend_from_slice(b.get(start + len..).unwrap_or_default());
-    out
-}
-
-fn lf_to_crlf(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len() + b.len() / 16);
-    for &c in b {
-        if c == b'\n' {
-            out.push(b'\r');
-        }
-        out.push(c);
-    }
     out
 }
 
@@ -234,9 +144,9 @@ async fn sync_both_ways(services: &Services, user: &User, s: &Setup) {
     }
     .replacen("new/", "cur/", 1);
     std::fs::rename(&from, s.inbox.join(&to)).expect("flag locally");
-    let before = server_inbox(services, user).await;
+    let before = stored(services, user, "INBOX").await;
     mbsync(s).await;
-    let after = server_inbox(services, user).await;
+    let after = stored(services, user, "INBOX").await;
     assert_eq!(after.len(), before.len() + 1, "one message pushed");
     let (_, raw, _) = after.last().expect("pushed message");
     assert!(
@@ -256,11 +166,11 @@ async fn sync_both_ways(services: &Services, user: &User, s: &Setup) {
 
     // 3. A second run changes nothing on either side.
     let local_before = maildir_files(&s.inbox);
-    let server_before = server_inbox(services, user).await;
+    let server_before = stored(services, user, "INBOX").await;
     mbsync(s).await;
     assert_eq!(maildir_files(&s.inbox), local_before, "Maildir unchanged");
     assert_eq!(
-        server_inbox(services, user).await,
+        stored(services, user, "INBOX").await,
         server_before,
         "server unchanged"
     );
@@ -270,14 +180,14 @@ async fn seeded(services: &Services) -> User {
     let user = seed(services, "mbuser").await;
     for (i, raw) in messages().iter().enumerate() {
         let flags: &[&str] = if i == 0 { &["\\Seen"] } else { &[] };
-        put(services, &user, raw, flags).await;
+        put(services, &user, "INBOX", raw, flags).await;
     }
     user
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mbsync_syncs_inbox_both_ways_over_plain_imap() {
-    require("mbsync", "isync");
+    require_tool("mbsync", "isync");
     let env = env(Kind::Sqlite).await;
     let user = seeded(&env.services).await;
     let server = start(&env.services, config(), TlsMode::Plain).await;
@@ -290,7 +200,7 @@ async fn mbsync_syncs_inbox_both_ways_over_plain_imap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mbsync_syncs_inbox_both_ways_over_implicit_tls() {
-    require("mbsync", "isync");
+    require_tool("mbsync", "isync");
     let env = env(Kind::Sqlite).await;
     let user = seeded(&env.services).await;
     let t = tls();
@@ -313,7 +223,7 @@ async fn mbsync_syncs_inbox_both_ways_over_implicit_tls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mbsync_syncs_inbox_both_ways_over_starttls() {
-    require("mbsync", "isync");
+    require_tool("mbsync", "isync");
     let env = env(Kind::Sqlite).await;
     let user = seeded(&env.services).await;
     let t = tls();

@@ -9,19 +9,7 @@ use std::path::{Path, PathBuf};
 use common::*;
 use wildduck_net::TlsMode;
 use wildduck_pop3::Pop3Config;
-
-fn require(tool: &str) {
-    let found = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "{tool} is not installed: run scripts/setup-test-deps (apt-get install curl fetchmail mpop getmail6)"
-    );
-}
+use wildduck_test_support::clients::{crlf_to_lf, require_tool};
 
 async fn run(cmd: &mut tokio::process::Command) -> (String, String) {
     let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
@@ -59,27 +47,12 @@ fn files_under(dir: &Path) -> Vec<Vec<u8>> {
     out
 }
 
-fn lf(b: &[u8]) -> Vec<u8> {
-    let s = b.to_vec();
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'\r' && s.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            continue;
-        }
-        out.push(s[i]);
-        i += 1;
-    }
-    out
-}
-
 fn expected(msgs: &[Vec<u8>], to_lf: bool) -> Vec<Vec<u8>> {
     let mut v: Vec<Vec<u8>> = msgs
         .iter()
         .map(|m| {
             if to_lf {
-                lf(&retr_form(m))
+                crlf_to_lf(&retr_form(m))
             } else {
                 retr_form(m)
             }
@@ -122,7 +95,7 @@ print(new)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_poplib() {
-    require("python3");
+    require_tool("python3", "python3");
     for kind in BOTH {
         let env = env(kind).await;
         let msgs = fixtures();
@@ -150,7 +123,7 @@ async fn python_poplib() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_pop3() {
-    require("curl");
+    require_tool("curl", "curl");
     for kind in BOTH {
         let env = env(kind).await;
         let msgs = fixtures();
@@ -240,7 +213,7 @@ fn fetchmail(home: &Path, rc: &Path) -> tokio::process::Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetchmail_keep_and_delete() {
-    require("fetchmail");
+    require_tool("fetchmail", "fetchmail");
     for kind in BOTH {
         let env = env(kind).await;
         let msgs = fixtures();
@@ -291,7 +264,7 @@ async fn fetchmail_keep_and_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mpop_pipelined_fetch() {
-    require("mpop");
+    require_tool("mpop", "mpop");
     for kind in BOTH {
         let env = env(kind).await;
         let msgs = fixtures();
@@ -337,7 +310,7 @@ async fn mpop_pipelined_fetch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn getmail6_maildir() {
-    require("getmail");
+    require_tool("getmail", "getmail6");
     for kind in BOTH {
         let env = env(kind).await;
         let msgs = fixtures();

@@ -15,6 +15,10 @@
 //! Isolation between tests sharing a server: [`unique_db_name`] for MongoDB, [`unique_key_prefix`] for
 //! Redis keys (pub/sub channels are global in Redis, so notifier tests use unique user ids).
 
+pub mod clients;
+#[cfg(feature = "services")]
+pub mod services;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -5,13 +5,9 @@ use std::net::SocketAddr;
 
 use serde_json::Value;
 use wildduck_api::{ApiConfig, ApiState, router};
-use wildduck_core::service::{ServiceConfig, Services};
+use wildduck_core::service::Services;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Mongo,
-}
+pub use wildduck_test_support::services::Kind;
 
 /// A running API plus whatever must live as long as it does.
 pub struct Api {
@@ -20,7 +16,7 @@ pub struct Api {
     pub client: reqwest::Client,
     pub services: Services,
     task: tokio::task::JoinHandle<()>,
-    _keep: Box<dyn std::any::Any + Send + Sync>,
+    _keep: wildduck_test_support::services::Env,
 }
 
 impl Drop for Api {
@@ -29,51 +25,13 @@ impl Drop for Api {
     }
 }
 
-async fn services(kind: Kind) -> (Services, Box<dyn std::any::Any + Send + Sync>) {
-    let config = ServiceConfig {
-        bcrypt_cost: 4,
-        ..Default::default()
-    };
-    match kind {
-        Kind::Sqlite => {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let store = wildduck_core::store::sqlite::SqliteStore::open(dir.path().join("mail.db"))
-                .await
-                .expect("open sqlite");
-            (
-                Services::new(store.backend(), None, config),
-                Box::new((dir, store)),
-            )
-        }
-        Kind::Mongo => {
-            let url = wildduck_test_support::mongodb_url().await;
-            let store = wildduck_core::store::mongo::MongoStore::connect(
-                &url,
-                &wildduck_test_support::unique_db_name(),
-            )
-            .await
-            .expect("connect mongo");
-            store.ensure_indexes(None).await.expect("indexes");
-            let bus = wildduck_core::bus::redis::RedisBus::connect(
-                &wildduck_test_support::redis_url().await,
-            )
-            .await
-            .expect("redis");
-            let s = Services::new(store.backend(), Some(bus.notifier.clone()), config)
-                .with_locks(bus.locks.clone())
-                .with_counters(bus.counters.clone())
-                .with_kv(bus.kv.clone());
-            (s, Box::new((store, bus)))
-        }
-    }
-}
-
 pub async fn start(kind: Kind) -> Api {
     start_with(kind, ApiConfig::default()).await
 }
 
 pub async fn start_with(kind: Kind, config: ApiConfig) -> Api {
-    let (services, keep) = services(kind).await;
+    let env = wildduck_test_support::services::env(kind).await;
+    let services = env.services.clone();
     let app = router(ApiState::new(services.clone(), config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -88,7 +46,7 @@ pub async fn start_with(kind: Kind, config: ApiConfig) -> Api {
         client: reqwest::Client::new(),
         services,
         task,
-        _keep: keep,
+        _keep: env,
     }
 }
 

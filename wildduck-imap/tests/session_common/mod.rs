@@ -10,66 +10,24 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wildduck_core::model::User;
+use wildduck_core::service::Services;
 use wildduck_core::service::users::NewUser;
-use wildduck_core::service::{ServiceConfig, Services};
 use wildduck_imap::net::{CertResolver, Listener, ListenerConfig, Shutdown, TlsMode};
 use wildduck_imap::{ImapConfig, ImapServer};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Mongo,
-}
+#[allow(unused_imports)] // each test binary uses a different part
+pub use wildduck_test_support::services::{BOTH, Env, Kind};
 
-pub const BOTH: [Kind; 2] = [Kind::Sqlite, Kind::Mongo];
-
-pub struct Env {
-    pub services: Services,
-    _keep: Box<dyn std::any::Any + Send + Sync>,
-}
-
+/// Services on `kind`; SQLite gets the in-process notifier, as the daemon gives it, so IDLE works.
 pub async fn env(kind: Kind) -> Env {
-    let config = ServiceConfig {
-        bcrypt_cost: 4,
-        ..Default::default()
-    };
-    match kind {
-        Kind::Sqlite => {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let store = wildduck_core::store::sqlite::SqliteStore::open(dir.path().join("mail.db"))
-                .await
-                .expect("open sqlite");
-            let notifier: Arc<dyn wildduck_core::bus::Notifier> =
-                Arc::new(wildduck_core::bus::local::LocalNotifier::new());
-            let services = Services::new(store.backend(), Some(notifier), config);
-            Env {
-                services,
-                _keep: Box::new((dir, store)),
-            }
-        }
-        Kind::Mongo => {
-            let url = wildduck_test_support::mongodb_url().await;
-            let store = wildduck_core::store::mongo::MongoStore::connect(
-                &url,
-                &wildduck_test_support::unique_db_name(),
-            )
-            .await
-            .expect("connect mongo");
-            store.ensure_indexes(None).await.expect("indexes");
-            let bus = wildduck_core::bus::redis::RedisBus::connect(
-                &wildduck_test_support::redis_url().await,
-            )
-            .await
-            .expect("redis");
-            let services = Services::new(store.backend(), Some(bus.notifier.clone()), config)
-                .with_locks(bus.locks.clone())
-                .with_counters(bus.counters.clone());
-            Env {
-                services,
-                _keep: Box::new((store, bus)),
-            }
-        }
-    }
+    wildduck_test_support::services::env_with(
+        kind,
+        wildduck_test_support::services::EnvOptions {
+            sqlite_notifier: true,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 pub struct Server {

@@ -9,68 +9,14 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wildduck_core::model::{Flags, User};
+use wildduck_core::service::Services;
 use wildduck_core::service::messages::AppendRequest;
 use wildduck_core::service::users::NewUser;
-use wildduck_core::service::{ServiceConfig, Services};
 use wildduck_net::{Listener, ListenerConfig, Shutdown, TlsMode};
 use wildduck_pop3::{Pop3Config, Pop3Server};
 
-/// Which storage deployment a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Mongo,
-}
-
-pub const BOTH: [Kind; 2] = [Kind::Sqlite, Kind::Mongo];
-
-/// Services plus whatever must live as long as they do.
-pub struct Env {
-    pub services: Services,
-    _keep: Box<dyn std::any::Any + Send + Sync>,
-}
-
-pub async fn env(kind: Kind) -> Env {
-    let config = ServiceConfig {
-        bcrypt_cost: 4,
-        ..Default::default()
-    };
-    match kind {
-        Kind::Sqlite => {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let store = wildduck_core::store::sqlite::SqliteStore::open(dir.path().join("mail.db"))
-                .await
-                .expect("open sqlite");
-            let services = Services::new(store.backend(), None, config);
-            Env {
-                services,
-                _keep: Box::new((dir, store)),
-            }
-        }
-        Kind::Mongo => {
-            let url = wildduck_test_support::mongodb_url().await;
-            let store = wildduck_core::store::mongo::MongoStore::connect(
-                &url,
-                &wildduck_test_support::unique_db_name(),
-            )
-            .await
-            .expect("connect mongo");
-            store.ensure_indexes(None).await.expect("indexes");
-            let bus = wildduck_core::bus::redis::RedisBus::connect(
-                &wildduck_test_support::redis_url().await,
-            )
-            .await
-            .expect("redis");
-            let services = Services::new(store.backend(), Some(bus.notifier.clone()), config)
-                .with_locks(bus.locks.clone())
-                .with_counters(bus.counters.clone());
-            Env {
-                services,
-                _keep: Box::new((store, bus)),
-            }
-        }
-    }
-}
+#[allow(unused_imports)] // each test binary uses a different part
+pub use wildduck_test_support::services::{BOTH, Kind, env};
 
 /// A running server.
 pub struct Server {
