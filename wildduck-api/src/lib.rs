@@ -187,6 +187,18 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/users/{user}/authlog", get(routes::authlog::list))
         .route("/users/{user}/authlog/{event}", get(routes::authlog::get))
+        .route(
+            "/users/{user}/archived/messages",
+            get(routes::archived::list),
+        )
+        .route(
+            "/users/{user}/archived/messages/{message}/restore",
+            post(routes::archived::restore_one),
+        )
+        .route(
+            "/users/{user}/archived/restore",
+            post(routes::archived::restore_range),
+        )
         .route("/openapi.json", get(openapi::serve))
         // Permissions per route (after routing, so the route's pattern is known).
         .route_layer(axum::middleware::from_fn_with_state(

@@ -22,6 +22,27 @@ type Route = (
 /// Every route [`crate::router`] mounts.
 pub const ROUTES: &[Route] = &[
     (
+        HttpMethod::Get,
+        "/users/{user}/archived/messages",
+        "Archive",
+        "getArchivedMessages",
+        "List archived (recently deleted) messages, newest first (paginated)",
+    ),
+    (
+        HttpMethod::Post,
+        "/users/{user}/archived/messages/{message}/restore",
+        "Archive",
+        "restoreMessage",
+        "Restore one archived message (into its mailbox, `mailbox`, or INBOX)",
+    ),
+    (
+        HttpMethod::Post,
+        "/users/{user}/archived/restore",
+        "Archive",
+        "restoreMessages",
+        "Restore the archived messages of a deletion time range",
+    ),
+    (
         HttpMethod::Post,
         "/users/{user}/password/reset",
         "Users",

@@ -677,11 +677,11 @@ pub(crate) fn parse_iso(s: &str) -> Option<Timestamp> {
 /// `DELETE …/messages` (clear a mailbox) → `{"success": true, "deleted", "errors"}`. Runs at
 /// once: the messages present now are flagged `\Deleted` and expunged under the mailbox lock, so
 /// IMAP sessions see EXPUNGE and a message appended meanwhile survives. `async` is refused
-/// (no task queue yet); `skipArchive` is accepted (nothing is archived anyway).
+/// (no task queue yet); `skipArchive` removes the messages without archiving them.
 pub async fn clear(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let (user, mb, _) = target(&mut v, false);
-    v.opt_bool("skipArchive");
+    let skip_archive = v.opt_bool("skipArchive").unwrap_or(false);
     if v.opt_bool("async") == Some(true) {
         v.reject("async", "\"async\" is not supported yet");
     }
@@ -704,7 +704,7 @@ pub async fn clear(State(state): State<ApiState>, p: Params) -> ApiResult {
         .await
         .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
     let gone = s
-        .expunge(user, &mb, Some(&set), None)
+        .expunge_archiving(user, &mb, Some(&set), None, !skip_archive)
         .await
         .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
     Ok(ok(json!({

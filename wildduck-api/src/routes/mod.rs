@@ -10,6 +10,7 @@ use crate::error::ApiError;
 
 pub mod address_register;
 pub mod addresses;
+pub mod archived;
 pub mod asps;
 pub mod authenticate;
 pub mod authlog;
