@@ -216,6 +216,11 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
         // One notification listener for every IMAP listener.
         imap.start_notifications();
     }
+    // Background tasks (user purges, …) as WildDuck's tasks.js: every instance runs the loop;
+    // the queue's atomic claims keep each task on one instance at a time.
+    let task_runner = storage
+        .services
+        .spawn_task_runner(wildduck_core::service::tasks::TaskRunnerOptions::default());
     let mut tasks = tokio::task::JoinSet::new();
     for b in bound {
         tasks.spawn(b.serve(servers.clone(), shutdown.signal()));
@@ -249,6 +254,14 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
     if drained.is_err() {
         tracing::warn!("sessions still open after the grace time; exiting anyway");
         tasks.abort_all();
+    }
+    // A task still running after the grace time is left to its lease: the next start (or
+    // another instance) takes it over when the lease runs out.
+    if tokio::time::timeout(grace, task_runner.stop())
+        .await
+        .is_err()
+    {
+        tracing::warn!("a background task was still running at exit; it resumes later");
     }
     tracing::info!("stopped");
     Ok(())

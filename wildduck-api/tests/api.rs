@@ -68,7 +68,10 @@ async fn users_create_get_update_delete() {
     assert_eq!(s, 200);
     let (s, b) = api.get(&format!("/users/{id}")).await;
     assert_eq!((s, b["code"].as_str()), (404, Some("UserNotFound")));
+    // Deleting a deleted (not yet purged) user again is allowed, as in WildDuck.
     let (s, b) = api.delete(&format!("/users/{id}")).await;
+    assert_eq!((s, b["code"].as_str()), (200, Some("TaskScheduled")));
+    let (s, b) = api.delete(&format!("/users/{NOBODY}")).await;
     assert_eq!((s, b["code"].as_str()), (404, Some("UserNotFound")));
 }
 

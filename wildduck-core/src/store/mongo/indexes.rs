@@ -101,5 +101,9 @@ pub(crate) static INDEXES: std::sync::LazyLock<Vec<IndexSpec>> = std::sync::Lazy
         idx!("authlog", "by_ip", { "ip": 1 }, sparse),
         idx!("authlog", "user_hashed", { "user": "hashed" }),
         idx!("authlog", "entry_autoexpire", { "expires": 1 }, ttl = 0),
+        idx!("tasks", "task", { "locked": 1, "lockedUntil": 1 }),
+        idx!("tasks", "task_data_user", { "task": 1, "data.user": 1 }),
+        idx!("deletedusers", "deletedusers_dotless", { "unameview": 1 }),
+        idx!("deletedusers", "deletedusers_address", { "address": 1 }),
     ]
 });
