@@ -1,6 +1,10 @@
 //! The correspondents register (WildDuck's `addressregister`): who a user received mail from, and
 //! whom they sent mail to (messages stored in the `\Sent` mailbox), for address autocompletion.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use super::Services;
 use super::addresses::{addrview, normalize_address};
 use crate::message::header;
@@ -14,6 +18,42 @@ const SKIP_HEADERS: [&str; 3] = ["list-id", "auto-submitted", "x-auto-response-s
 
 /// The most entries one listing returns (WildDuck's `limit` maximum).
 pub const MAX_REGISTER_LIMIT: usize = 250;
+
+/// How long correspondents wait before they are written, so a burst of appends (a mailbox
+/// import, a busy sender) shares one write per user instead of one per message.
+pub const REGISTER_DELAY: Duration = Duration::from_millis(100);
+
+/// Most correspondents held for the next write; beyond that new ones are dropped (the register
+/// is a convenience, memory is not).
+const MAX_PENDING: usize = 10_000;
+
+/// Correspondents waiting for the next register write.
+#[derive(Debug, Default)]
+pub(crate) struct RegisterBuffer {
+    pending: Mutex<Vec<RegisterEntry>>,
+    scheduled: AtomicBool,
+}
+
+/// One entry per (user, address view), in first-seen order: the latest time, and the latest
+/// name given.
+fn coalesce(entries: Vec<RegisterEntry>) -> Vec<RegisterEntry> {
+    let mut out: Vec<RegisterEntry> = Vec::with_capacity(entries.len());
+    for e in entries {
+        match out
+            .iter_mut()
+            .find(|o| o.user == e.user && o.addrview == e.addrview)
+        {
+            Some(o) => {
+                o.updated = o.updated.max(e.updated);
+                if e.name.is_some() {
+                    o.name = e.name;
+                }
+            }
+            None => out.push(e),
+        }
+    }
+    out
+}
 
 /// Whether an address looks like a no-reply address (`no-reply`, `noreply`, any case).
 fn is_no_reply(address: &str) -> bool {
@@ -92,23 +132,53 @@ pub fn correspondents(
 }
 
 impl Services {
-    /// Records `entries` (from [`correspondents`]) in `user`'s register in the background: the
-    /// register is a convenience, so a failure is logged and never fails the delivery, and the
-    /// store's answer is not waited for.
+    /// Records `entries` (from [`correspondents`]) in `user`'s register in the background,
+    /// [`REGISTER_DELAY`] later, together with whatever else arrived meanwhile (one write per
+    /// user). The register is a convenience: a failure is logged and never fails the delivery,
+    /// and nothing waits for the store.
     pub fn record_correspondents(&self, user: UserId, mut entries: Vec<RegisterEntry>) {
         if entries.is_empty() {
             return;
         }
-        for e in &mut entries {
-            e.user = user;
-        }
-        let store = self.backend.addresses.clone();
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        for e in &mut entries {
+            e.user = user;
+        }
+        {
+            let Ok(mut pending) = self.register.pending.lock() else {
+                return;
+            };
+            let room = MAX_PENDING.saturating_sub(pending.len());
+            pending.extend(entries.into_iter().take(room));
+        }
+        if self.register.scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let buffer = self.register.clone();
+        let store = self.backend.addresses.clone();
         rt.spawn(async move {
-            if let Err(e) = store.register_correspondents(user, &entries).await {
-                tracing::debug!(%user, error = %e, "address register update failed");
+            tokio::time::sleep(REGISTER_DELAY).await;
+            // Cleared before the drain: whatever arrives after it schedules the next write.
+            buffer.scheduled.store(false, Ordering::Release);
+            let batch = match buffer.pending.lock() {
+                Ok(mut p) => std::mem::take(&mut *p),
+                Err(_) => return,
+            };
+            let batch = coalesce(batch);
+            let mut users: Vec<UserId> = Vec::new();
+            for e in &batch {
+                if !users.contains(&e.user) {
+                    users.push(e.user);
+                }
+            }
+            for user in users {
+                let mine: Vec<RegisterEntry> =
+                    batch.iter().filter(|e| e.user == user).cloned().collect();
+                if let Err(e) = store.register_correspondents(user, &mine).await {
+                    tracing::debug!(%user, error = %e, "address register update failed");
+                }
             }
         });
     }
@@ -160,6 +230,44 @@ mod tests {
             Ok(i) => i.message,
             Err(e) => panic!("ingest: {e}"),
         }
+    }
+
+    #[test]
+    fn coalesces_per_user_and_address() {
+        let (a, b) = (UserId::new(), UserId::new());
+        let e = |user, view: &str, name: Option<&str>, t| RegisterEntry {
+            user,
+            addrview: view.into(),
+            address: view.into(),
+            name: name.map(str::to_string),
+            updated: Timestamp(t),
+            ..Default::default()
+        };
+        let out = coalesce(vec![
+            e(a, "x@d", Some("X"), 1),
+            e(b, "x@d", None, 2),
+            e(a, "x@d", None, 3),
+            e(a, "y@d", None, 4),
+        ]);
+        let got: Vec<_> = out
+            .iter()
+            .map(|o| {
+                (
+                    o.user == a,
+                    o.addrview.as_str(),
+                    o.name.as_deref(),
+                    o.updated.0,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (true, "x@d", Some("X"), 3),
+                (false, "x@d", None, 2),
+                (true, "y@d", None, 4)
+            ]
+        );
     }
 
     #[test]

@@ -37,10 +37,10 @@ pub struct ServiceConfig {
     pub max_mailboxes: u64,
     /// The domain of the address a user created without one gets (WildDuck `emailDomain`);
     /// `None` = the host name, as WildDuck's `os.hostname()`.
+    pub email_domain: Option<String>,
     /// How long deleted messages stay in the archive before they are purged (WildDuck
     /// `const:archive:time`: 25 days). Zero keeps no archive: deletes remove at once.
     pub archive_time: std::time::Duration,
-    pub email_domain: Option<String>,
 }
 
 impl Default for ServiceConfig {
@@ -72,6 +72,8 @@ pub struct Services {
     /// Hashes with a lifetime (the API's access tokens): in-process unless replaced through
     /// [`Services::with_kv`].
     kv: Arc<dyn KeyValue>,
+    /// Correspondents waiting for their address-register write.
+    register: Arc<address_register::RegisterBuffer>,
 }
 
 impl Services {
@@ -89,6 +91,7 @@ impl Services {
             counters: Arc::new(crate::bus::local::LocalCounters::new()),
             login_observer: None,
             kv: Arc::new(crate::bus::local::LocalKv::new()),
+            register: Arc::default(),
         }
     }
 
