@@ -195,7 +195,10 @@ async fn forwarded_routes(api: &Api) {
         (Some(false), Some(user.as_str()))
     );
     assert!(mine.get("targets").is_none(), "{mine}");
-    let (_, b) = api.get("/addresses?forward=hook.example").await;
+    let (_, b) = api
+        .get("/addresses?forward=hook.example&metaData=true")
+        .await;
+    assert_eq!(b["results"][0]["metaData"], json!({"k": 1}), "{b}");
     let ids: Vec<_> = b["results"]
         .as_array()
         .expect("results")

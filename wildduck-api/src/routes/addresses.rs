@@ -178,8 +178,8 @@ pub async fn list_all(State(state): State<ApiState>, p: Params) -> ApiResult {
         .opt_str("forward", 255)
         .map(|f| f.trim().to_string())
         .filter(|f| !f.is_empty());
-    v.opt_bool("metaData");
-    v.opt_bool("internalData");
+    let with_meta = v.opt_bool("metaData").unwrap_or(false);
+    let with_internal = v.opt_bool("internalData").unwrap_or(false);
     let page = PageRequest::read(&mut v);
     v.finish(false)?;
     let mut all = state
@@ -219,6 +219,13 @@ pub async fn list_all(State(state): State<ApiState>, p: Params) -> ApiResult {
                 if let Some(f) = &a.forwarding {
                     let t: Vec<&str> = f.targets.iter().map(|t| t.value.as_str()).collect();
                     obj.insert("targets".into(), json!(t));
+                    // Stored metadata on request (users' addresses keep none here yet).
+                    if let (true, Some(m)) = (with_meta, &f.meta_data) {
+                        obj.insert("metaData".into(), super::forwarded::meta_json(m));
+                    }
+                    if let (true, Some(m)) = (with_internal, &f.internal_data) {
+                        obj.insert("internalData".into(), super::forwarded::meta_json(m));
+                    }
                 }
             }
             o
