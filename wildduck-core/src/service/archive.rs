@@ -66,6 +66,66 @@ fn utc_date(t: Timestamp) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Milliseconds of a civil UTC date-time (days-from-civil, Howard Hinnant's algorithm).
+fn civil_ms(y: i64, m: i64, d: i64, hh: i64, mm: i64, ss: i64, millis: i64) -> i64 {
+    let (yy, mp) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    ((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + millis
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (the relaxed extended JSON form of a BSON date).
+fn parse_iso_utc(s: &str) -> Option<Timestamp> {
+    let s = s.trim().strip_suffix('Z').unwrap_or(s.trim());
+    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00"));
+    let mut dp = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, d) = (dp.next()??, dp.next()??, dp.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut tp = hms.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm) = (tp.next()??, tp.next().unwrap_or(Some(0))?);
+    let ss = tp.next().unwrap_or(Some(0))?;
+    let millis: i64 = frac.get(..frac.len().min(3))?.parse().ok()?;
+    let ok = (0..=9999).contains(&y)
+        && (1..=12).contains(&m)
+        && (1..=31).contains(&d)
+        && (0..24).contains(&hh)
+        && (0..60).contains(&mm)
+        && (0..=60).contains(&ss)
+        && millis >= 0;
+    ok.then(|| Timestamp(civil_ms(y, m, d, hh, mm, ss, millis)))
+}
+
+/// A task date: extended JSON `{"$date": …}` (ISO string, number, or `{"$numberLong": …}`),
+/// or a plain number of milliseconds.
+fn task_date(v: &serde_json::Value) -> Option<Timestamp> {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => n.as_i64().map(Timestamp),
+        Value::String(s) => parse_iso_utc(s),
+        Value::Object(o) => match o.get("$date").or_else(|| o.get("$numberLong"))? {
+            Value::String(s) => s
+                .parse::<i64>()
+                .ok()
+                .map(Timestamp)
+                .or_else(|| parse_iso_utc(s)),
+            inner => task_date(inner),
+        },
+        _ => None,
+    }
+}
+
+/// The `data` of a `restore` task for `start..=end` (dates as extended JSON, stored as BSON
+/// dates on MongoDB, as WildDuck's `taskHandler.add('restore', {user, start, end})`).
+pub fn restore_task_data(start: Timestamp, end: Timestamp) -> serde_json::Value {
+    serde_json::json!({
+        "start": { "$date": { "$numberLong": start.0.to_string() } },
+        "end": { "$date": { "$numberLong": end.0.to_string() } },
+    })
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -201,6 +261,54 @@ impl Services {
         Ok(out)
     }
 
+    /// Queues WildDuck's `restore` task for [`Services::restore_archived_range`] (what `POST
+    /// /users/:user/archived/restore` does); a task runner
+    /// ([`Services::run_due_tasks`]) carries it out. Returns the task id; `NotFound` when the
+    /// user does not exist.
+    pub async fn schedule_archive_restore(
+        &self,
+        user: UserId,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<crate::model::ObjectId> {
+        self.get_user(user).await?;
+        self.schedule_task(
+            super::tasks::RESTORE,
+            Some(user),
+            restore_task_data(start, end),
+            None,
+        )
+        .await
+    }
+
+    /// Runs a `restore` task: `data.start`/`data.end` as WildDuck writes them (BSON dates).
+    /// A user that no longer exists ends the task (as WildDuck's); messages that fail stay
+    /// archived and are logged, and a run again after a crash restores what is left.
+    pub(super) async fn run_restore_task(&self, task: &crate::store::tasks::Task) -> Result<()> {
+        let user = task
+            .user
+            .ok_or_else(|| Error::invalid("restore task without a user"))?;
+        let (Some(start), Some(end)) = (
+            task.data.get("start").and_then(task_date),
+            task.data.get("end").and_then(task_date),
+        ) else {
+            tracing::warn!(task = %task.id, "restore task without a valid start and end; dropped");
+            return Ok(());
+        };
+        match self.restore_archived_range(user, start, end).await {
+            Ok(done) => {
+                tracing::info!(task = %task.id, %user, restored = done.restored,
+                    failed = done.failed, "restore task done");
+                Ok(())
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tracing::warn!(task = %task.id, %user, "restore task for a user that does not exist");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Purges every archived message whose expiry is at or before `now`, releasing its
     /// attachment references, in batches of [`PURGE_BATCH`]. For a periodic job (the daemon or
     /// the task runner). Returns how many were purged.
@@ -334,6 +442,32 @@ impl Services {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn task_dates() {
+        let t = Timestamp(1_795_910_399_999);
+        let data = restore_task_data(t, t);
+        assert_eq!(data.get("start").and_then(task_date), Some(t));
+        for v in [
+            serde_json::json!({"$date": "2026-11-28T23:59:59.999Z"}),
+            serde_json::json!({"$date": 1_795_910_399_999_i64}),
+            serde_json::json!(1_795_910_399_999_i64),
+        ] {
+            assert_eq!(task_date(&v), Some(t), "{v}");
+        }
+        assert_eq!(
+            task_date(&serde_json::json!({"$date": "2024-02-29T12:00:00Z"})),
+            Some(Timestamp(1_709_208_000_000))
+        );
+        for bad in [
+            serde_json::json!({"$date": "nonsense"}),
+            serde_json::json!({"$date": "2024-13-01T00:00:00Z"}),
+            serde_json::json!(true),
+            serde_json::json!({}),
+        ] {
+            assert_eq!(task_date(&bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn utc_dates() {
