@@ -4,6 +4,11 @@
 //!
 //! Run ours:        `cargo run --release --example pop3_bench`
 //! Options:         `-- [--sessions N] [--concurrency C] [--addr HOST:PORT --user U --pass P]`
+//!                  `-- --client-process` runs the client in a child process (its own runtime),
+//!                  as it is against Dovecot; without it server and client share one runtime;
+//!                  each mode also prints the CPU time per session (server, client) from /proc;
+//!                  `-- --client-threads N` worker threads of the client's runtime (default 2;
+//!                  1 = a current-thread runtime);
 //!                  `-- --write-maildir DIR` writes the same 20 messages as a Maildir and exits;
 //!                  `-- --serve SECS` only runs the seeded server (address printed).
 //! Against Dovecot: `scripts/pop3-bench-dovecot.sh` (a throwaway Dovecot in a temp dir).
@@ -47,6 +52,7 @@ fn messages() -> Vec<Vec<u8>> {
         .collect()
 }
 
+#[derive(Clone)]
 struct Args {
     sessions: usize,
     concurrency: usize,
@@ -55,6 +61,9 @@ struct Args {
     pass: String,
     write_maildir: Option<String>,
     serve_secs: Option<u64>,
+    client_process: bool,
+    client_threads: usize,
+    label: Option<String>,
 }
 
 fn args() -> Args {
@@ -66,6 +75,9 @@ fn args() -> Args {
         pass: "benchpass".into(),
         write_maildir: None,
         serve_secs: None,
+        client_process: false,
+        client_threads: 2,
+        label: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -79,6 +91,14 @@ fn args() -> Args {
             "--pass" => a.pass = val,
             "--write-maildir" => a.write_maildir = Some(val),
             "--serve" => a.serve_secs = val.parse().ok(),
+            "--client-threads" => a.client_threads = val.parse().unwrap_or(2).max(1),
+            "--label" => a.label = Some(val),
+            "--client-process" => {
+                a.client_process = true;
+                // A flag: no value follows.
+                i += 1;
+                continue;
+            }
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -174,8 +194,38 @@ fn report(label: &str, a: &Args, elapsed: Duration, bytes: usize) {
     );
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+/// CPU time (user + system) this process has used so far, from `/proc/self/stat` (Linux; `None`
+/// elsewhere). Unlike sessions/s it hardly moves when other programs load the machine.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name's closing parenthesis start at field 3 (state); utime and
+    // stime are fields 14 and 15, in USER_HZ ticks (100 per second on Linux).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Prints the CPU this process used between `before` and now per session.
+fn report_cpu(what: &str, before: Option<Duration>, sessions: usize) {
+    if let (Some(b), Some(a)) = (before, process_cpu()) {
+        let ms = a.saturating_sub(b).as_secs_f64() * 1000.0 / sessions.max(1) as f64;
+        println!("{what}: {ms:.2} ms CPU per session");
+    }
+}
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    let mut b = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    b.enable_all().build().expect("runtime")
+}
+
+fn main() {
     let a = args();
     if let Some(dir) = &a.write_maildir {
         for sub in ["cur", "new", "tmp"] {
@@ -195,10 +245,46 @@ async fn main() {
         return;
     }
     if let Some(addr) = a.addr {
-        let (elapsed, bytes) = run_clients(addr, &a).await;
-        report(&format!("external server {addr}"), &a, elapsed, bytes);
+        let before = process_cpu();
+        let (elapsed, bytes) = runtime(a.client_threads).block_on(run_clients(addr, &a));
+        let label = a
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("external server {addr}"));
+        report(&label, &a, elapsed, bytes);
+        report_cpu("client", before, a.sessions);
         return;
     }
+    // The server's runtime: tokio's default multi-thread runtime (one worker per core).
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(serve_and_run(a));
+}
+
+/// Runs the client in a child process (this binary with `--addr`), as against Dovecot.
+fn client_process(addr: SocketAddr, a: &Args) {
+    let exe = std::env::current_exe().expect("current exe");
+    let status = std::process::Command::new(exe)
+        .args([
+            "--addr",
+            &addr.to_string(),
+            "--user",
+            &a.user,
+            "--pass",
+            &a.pass,
+        ])
+        .args(["--sessions", &a.sessions.to_string()])
+        .args(["--concurrency", &a.concurrency.to_string()])
+        .args(["--client-threads", &a.client_threads.to_string()])
+        .args(["--label", "wildduck-pop3 (SQLite), client process"])
+        .status()
+        .expect("client process");
+    assert!(status.success(), "client process failed: {status}");
+}
+
+async fn serve_and_run(a: Args) {
     let dir = std::env::temp_dir().join(format!("pop3-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let store = SqliteStore::open(dir.join("mail.db")).await.expect("open");
@@ -248,9 +334,18 @@ async fn main() {
         // Serve only, for driving the server with another client.
         println!("serving on {addr} for {secs} s");
         tokio::time::sleep(Duration::from_secs(secs)).await;
+    } else if a.client_process {
+        let a2 = a.clone();
+        let before = process_cpu();
+        tokio::task::spawn_blocking(move || client_process(addr, &a2))
+            .await
+            .expect("client process");
+        report_cpu("wildduck-pop3 server (client not counted)", before, a.sessions);
     } else {
+        let before = process_cpu();
         let (elapsed, bytes) = run_clients(addr, &a).await;
         report("wildduck-pop3 (SQLite)", &a, elapsed, bytes);
+        report_cpu("wildduck-pop3 server and client together", before, a.sessions);
     }
     shutdown.trigger();
     let _ = server.await;

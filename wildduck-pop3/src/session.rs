@@ -391,8 +391,13 @@ impl<'a> Session<'a> {
             protocol: "POP3",
             session: Some(&self.info.id),
         };
-        let user = match self.services.login(req).await {
-            Ok(u) => u,
+        // The login and the listing together: one store read on the embedded backend.
+        let (user, listing) = match self
+            .services
+            .pop3_login(req, self.config.max_messages)
+            .await
+        {
+            Ok(r) => r,
             Err(e) => {
                 return match e.kind() {
                     ErrorKind::AuthFailed | ErrorKind::RateLimited => {
@@ -404,17 +409,6 @@ impl<'a> Session<'a> {
                         Action::Close
                     }
                 };
-            }
-        };
-        let listing = match self
-            .services
-            .pop3_listing(&user, self.config.max_messages)
-            .await
-        {
-            Ok(l) => l,
-            Err(e) => {
-                backend_failure(out, &e);
-                return Action::Close;
             }
         };
         let d = Maildrop {

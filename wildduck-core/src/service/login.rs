@@ -178,7 +178,26 @@ impl Services {
     /// attempt on a known account is written to the authentication log as WildDuck does.
     /// The outcome is told to the [`LoginObserver`] set with [`Services::with_login_observer`].
     pub async fn login_detailed(&self, req: LoginRequest<'_>) -> Result<LoginSuccess> {
-        let result = self.login_unobserved(req).await;
+        let result = self.login_unobserved(req, None).await;
+        self.observe_login(&req, &result);
+        result
+    }
+
+    /// [`Services::login_detailed`] for a caller that already looked the account up by the
+    /// username view of `req.username` (`found`: `None` when there is no such account), so the
+    /// login does not read it again. Only for names without `@` (those may be addresses, which
+    /// [`Services::resolve_user`] resolves first).
+    pub(crate) async fn login_prefetched(
+        &self,
+        req: LoginRequest<'_>,
+        found: Option<User>,
+    ) -> Result<LoginSuccess> {
+        let result = self.login_unobserved(req, Some(found)).await;
+        self.observe_login(&req, &result);
+        result
+    }
+
+    fn observe_login(&self, req: &LoginRequest<'_>, result: &Result<LoginSuccess>) {
         if let Some(o) = &self.login_observer {
             let outcome = match &result {
                 Ok(_) => Some(LoginOutcome::Success),
@@ -194,10 +213,15 @@ impl Services {
                 o.login(req.protocol, req.scope, outcome);
             }
         }
-        result
     }
 
-    async fn login_unobserved(&self, req: LoginRequest<'_>) -> Result<LoginSuccess> {
+    /// `prefetched`: the account as the caller already read it (see
+    /// [`Services::login_prefetched`]); `None` resolves `req.username` here.
+    async fn login_unobserved(
+        &self,
+        req: LoginRequest<'_>,
+        prefetched: Option<Option<User>>,
+    ) -> Result<LoginSuccess> {
         let log_fail = |reason: &str| {
             tracing::info!(
                 username = req.username, protocol = req.protocol, scope = req.scope.as_str(),
@@ -208,7 +232,12 @@ impl Services {
             log_fail("empty credentials");
             return Err(auth_failed());
         }
-        let user = match self.resolve_user(req.username).await {
+        let resolved = match prefetched {
+            Some(Some(user)) => Ok(user),
+            Some(None) => Err(Error::not_found("no such user")),
+            None => self.resolve_user(req.username).await,
+        };
+        let user = match resolved {
             Ok(u) => u,
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 log_fail("unknown user");

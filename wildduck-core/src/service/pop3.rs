@@ -6,9 +6,12 @@
 use std::time::Duration;
 
 use super::Services;
+use super::login::LoginRequest;
+use super::users::unameview;
 use crate::model::{
     Flag, FlagOp, Flags, Mailbox, MessageId, SpecialUse, Uid, UidSet, User, UserId,
 };
+use crate::store::pop3::{Pop3Inbox, Pop3Snapshot, pop3_window};
 use crate::{Error, ErrorKind, Result};
 
 /// Messages listed per session unless the user has `pop3MaxMessages` (WildDuck `pop3.maxMessages`).
@@ -73,6 +76,14 @@ fn limit_or(v: Option<u64>, default: u64) -> u64 {
     }
 }
 
+/// The floor's hash key and field for `user`'s INBOX `mailbox`.
+fn floor_key(user: &User, mailbox: &Mailbox) -> (String, String) {
+    (
+        format!("{POP3_FLOOR_PREFIX}{}", user.id),
+        mailbox.id.to_string(),
+    )
+}
+
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -88,32 +99,15 @@ impl Services {
     /// it moved. A failure of the floor's store is logged and lists without it.
     pub async fn pop3_listing(&self, user: &User, default_max: u64) -> Result<Pop3Listing> {
         let mailbox = self.find_mailbox(user.id, "INBOX").await?;
-        let max = usize::try_from(limit_or(user.limits.pop3_max_messages, default_max))
-            .unwrap_or(usize::MAX);
-        let key = format!("{POP3_FLOOR_PREFIX}{}", user.id);
-        let field = mailbox.id.to_string();
-        let floor = match self.kv.hash_get_all(&key).await {
-            Ok(h) => h.get(&field).and_then(|v| v.parse::<u32>().ok()),
-            Err(e) => {
-                tracing::warn!(error = %e, "POP3 listing floor read failed");
-                None
-            }
-        };
+        let max = pop3_window(user, default_max);
+        let (key, field) = floor_key(user, &mailbox);
+        let floor = self.pop3_floor(&key, &field).await;
         let metas = self
             .backend
             .messages
             .newest_meta(mailbox.id, Uid(floor.unwrap_or(0)), max)
             .await?;
-        if let Some(oldest) = metas.first()
-            && floor != Some(oldest.uid.0)
-            && let Err(e) = self
-                .kv
-                .hash_set(&key, &[(&field, oldest.uid.0.to_string())], POP3_FLOOR_TTL)
-                .await
-        {
-            tracing::warn!(error = %e, "POP3 listing floor update failed");
-        }
-        let messages = metas
+        let messages: Vec<Pop3Message> = metas
             .into_iter()
             .map(|m| Pop3Message {
                 id: m.id,
@@ -122,7 +116,82 @@ impl Services {
                 seen: m.flags.contains(&Flag::Seen),
             })
             .collect();
+        self.pop3_move_floor(&key, &field, floor, &messages).await;
         Ok(Pop3Listing { mailbox, messages })
+    }
+
+    /// A POP3 login ([`Services::login`] with `req`, scope and all) and the session's listing
+    /// ([`Services::pop3_listing`]), with as few store round trips as the backend allows: on the
+    /// embedded backend the account, INBOX and its newest messages are one read
+    /// ([`crate::store::UserStore::pop3_login_snapshot`]) before the password check, instead
+    /// of one read before it and two after. The listing is the same: the newest window cut at
+    /// the listing floor is the newest window of the messages at or above the floor. A login
+    /// that fails has read the window for nothing (one indexed query, bounded by the window).
+    /// Names with `@` (addresses) take the separate steps.
+    pub async fn pop3_login(
+        &self,
+        req: LoginRequest<'_>,
+        default_max: u64,
+    ) -> Result<(User, Pop3Listing)> {
+        let name = req.username.trim();
+        if name.contains('@') || name.is_empty() || req.password.is_empty() {
+            let user = self.login(req).await?;
+            let listing = self.pop3_listing(&user, default_max).await?;
+            return Ok((user, listing));
+        }
+        let snapshot = self
+            .backend
+            .users
+            .pop3_login_snapshot(&unameview(name), default_max)
+            .await?;
+        let (found, inbox) = match snapshot {
+            Some(Pop3Snapshot { user, inbox }) => (Some(user), inbox),
+            None => (None, None),
+        };
+        let user = self.login_prefetched(req, found).await?.user;
+        let Some(Pop3Inbox { mailbox, newest }) = inbox.filter(|i| i.mailbox.user == user.id)
+        else {
+            let listing = self.pop3_listing(&user, default_max).await?;
+            return Ok((user, listing));
+        };
+        let (key, field) = floor_key(&user, &mailbox);
+        let floor = self.pop3_floor(&key, &field).await;
+        let messages: Vec<Pop3Message> = match floor {
+            Some(f) => newest.into_iter().filter(|m| m.uid.0 >= f).collect(),
+            None => newest,
+        };
+        self.pop3_move_floor(&key, &field, floor, &messages).await;
+        Ok((user, Pop3Listing { mailbox, messages }))
+    }
+
+    /// The listing floor (`None` when unset or unreadable: a failure is logged).
+    async fn pop3_floor(&self, key: &str, field: &str) -> Option<u32> {
+        match self.kv.hash_get_all(key).await {
+            Ok(h) => h.get(field).and_then(|v| v.parse::<u32>().ok()),
+            Err(e) => {
+                tracing::warn!(error = %e, "POP3 listing floor read failed");
+                None
+            }
+        }
+    }
+
+    /// Moves the floor to the oldest UID listed when it is somewhere else (a failure is logged).
+    async fn pop3_move_floor(
+        &self,
+        key: &str,
+        field: &str,
+        floor: Option<u32>,
+        listed: &[Pop3Message],
+    ) {
+        if let Some(oldest) = listed.first()
+            && floor != Some(oldest.uid.0)
+            && let Err(e) = self
+                .kv
+                .hash_set(key, &[(field, oldest.uid.0.to_string())], POP3_FLOOR_TTL)
+                .await
+        {
+            tracing::warn!(error = %e, "POP3 listing floor update failed");
+        }
     }
 
     /// The bytes of a listed message (exactly as stored) for RETR/TOP, refused with `RateLimited`

@@ -20,6 +20,7 @@ use crate::message::StoredMessage;
 
 #[cfg(feature = "scale-out")]
 pub mod mongo;
+pub mod pop3;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
 pub mod tasks;
@@ -41,6 +42,21 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
     async fn get_user(&self, id: UserId) -> Result<Option<User>>;
     /// A user by the username view (lower-cased, dotless: see [`crate::service::users::unameview`]).
     async fn find_user_by_unameview(&self, unameview: &str) -> Result<Option<User>>;
+    /// What a POP3 login needs, in as few round trips as the backend can: the user with this
+    /// username view (`None` when absent) and, where the backend reads them in the same step,
+    /// INBOX and its newest [`pop3::pop3_window`]`(user, default_max)` messages. The default
+    /// reads only the user (`inbox: None`: the caller reads INBOX itself).
+    async fn pop3_login_snapshot(
+        &self,
+        unameview: &str,
+        default_max: u64,
+    ) -> Result<Option<pop3::Pop3Snapshot>> {
+        let _ = default_max;
+        Ok(self
+            .find_user_by_unameview(unameview)
+            .await?
+            .map(|user| pop3::Pop3Snapshot { user, inbox: None }))
+    }
     /// Every user, sorted by id (the API's user listing filters and pages in the caller). A
     /// backend that cannot list answers with a `Backend` error (the default).
     async fn list_users(&self) -> Result<Vec<User>> {

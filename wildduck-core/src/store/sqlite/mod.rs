@@ -48,6 +48,7 @@ mod forwarded;
 mod journal;
 mod mailboxes;
 mod messages;
+mod pop3;
 mod schema;
 mod search;
 mod tasks;

@@ -11,7 +11,7 @@ use crate::model::{
 use crate::service::users::unameview;
 use crate::store::{AddressStore, DeletedUser, RestoredUser, UserStore};
 
-const USER_COLUMNS: &str = "id, username, name, address, language, password, auth_version, quota, \
+pub(super) const USER_COLUMNS: &str = "id, username, name, address, language, password, auth_version, quota, \
     storage_used, retention, tags, disabled_scopes, disabled, suspended, activated, \
     lim_recipients, lim_forwards, lim_imap_max_upload, lim_imap_max_download, \
     lim_pop3_max_download, lim_pop3_max_messages, lim_imap_max_connections, lim_received_max, created, \
@@ -22,7 +22,7 @@ fn opt_limit(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
     Ok(v.and_then(|v| u64::try_from(v).ok()).filter(|v| *v > 0))
 }
 
-fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
+pub(super) fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: UserId(id_at(row, 0)?),
         username: row.get(1)?,
@@ -145,6 +145,14 @@ impl UserStore for SqliteStore {
             .map_err(sql)
         })
         .await
+    }
+
+    async fn pop3_login_snapshot(
+        &self,
+        view: &str,
+        default_max: u64,
+    ) -> Result<Option<crate::store::pop3::Pop3Snapshot>> {
+        self.pop3_snapshot(view.to_string(), default_max).await
     }
 
     async fn list_users(&self) -> Result<Vec<User>> {
