@@ -40,9 +40,25 @@ async fn delete_and_restore(kind: Kind) {
     assert_eq!((s, b["code"].as_str()), (400, Some("InputValidationError")));
     assert_eq!(api.get(&format!("/users/{id}")).await.0, 200);
 
+    let mut events = api.services.notifier().map(|n| n.subscribe());
     let (s, b) = api
         .delete(&format!("/users/{id}?deleteAfter=2099-01-02T03:04:05.678Z"))
         .await;
+    // With a notifier (MongoDB + Redis here), open IMAP sessions are told to log out.
+    if let Some(sub) = events.as_mut() {
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(5), sub.recv_for(&id))
+            .await
+            .expect("notification in time");
+        match ev {
+            Some(wildduck_core::bus::BusEvent::Notify(n)) => {
+                assert_eq!(
+                    n.payload,
+                    Some(json!({"command": "LOGOUT", "reason": "Account deleted"}))
+                );
+            }
+            other => panic!("expected the LOGOUT notification, got {other:?}"),
+        }
+    }
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["success"], true);
     assert_eq!(b["code"], "TaskScheduled");

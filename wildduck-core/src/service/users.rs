@@ -383,7 +383,8 @@ impl Services {
     /// [`Services::restore_user`] brings it back.
     ///
     /// Deleting an already deleted user again is allowed (as in WildDuck): the pending task is
-    /// moved to the new time. `NotFound` when there is neither a user nor a deleted one.
+    /// moved to the new time. `NotFound` when there is neither a user nor a deleted one. Open
+    /// IMAP sessions of the account get WildDuck's `LOGOUT` notification.
     pub async fn delete_user(
         &self,
         id: UserId,
@@ -396,6 +397,18 @@ impl Services {
             None if b.users.get_deleted_user(id).await?.is_some() => 0,
             None => return Err(Error::not_found("no such user")),
         };
+        // Live IMAP sessions of the account (on every instance) are told to close, as the API's
+        // logout does; a notifier failure leaves them to fail on their next store access.
+        if let Some(n) = &self.notifier
+            && let Err(e) = n
+                .publish(
+                    &id.to_string(),
+                    Some(serde_json::json!({"command": "LOGOUT", "reason": "Account deleted"})),
+                )
+                .await
+        {
+            tracing::warn!(user = %id, error = %e, "logout notification failed");
+        }
         let delete_after = options.delete_after.unwrap_or(now);
         let existing = b
             .tasks
