@@ -245,6 +245,15 @@ async fn archive_routes(kind: Kind) {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["success"], true);
     assert!(b["task"].as_str().is_some_and(|t| t.len() == 24), "{b}");
+    // WildDuck's restore task: queued, then carried out by a task runner.
+    let (_, b) = api.get(&format!("/users/{user}/archived/messages")).await;
+    assert_eq!(b["total"], 3, "queued, not run yet: {b}");
+    let pass = api
+        .services
+        .run_due_tasks(wildduck_core::model::Timestamp::now())
+        .await
+        .expect("task pass");
+    assert_eq!((pass.completed, pass.failed), (1, 0));
     let (_, b) = api.get(&format!("/users/{user}/archived/messages")).await;
     assert_eq!(b["total"], 0, "{b}");
     let (_, boxes) = api

@@ -143,8 +143,8 @@ pub async fn restore_one(State(state): State<ApiState>, p: Params) -> ApiResult 
     })))
 }
 
-/// `POST /users/:user/archived/restore` (`start`, `end`: dates) → `{success, task}`. The
-/// restore runs within the request (see `docs/compatibility.md`); `task` is an id naming it.
+/// `POST /users/:user/archived/restore` (`start`, `end`: dates) → `{success, task}`: queues
+/// WildDuck's `restore` task, which the task runner carries out.
 pub async fn restore_range(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let user = v.object_id("user");
@@ -159,14 +159,13 @@ pub async fn restore_range(State(state): State<ApiState>, p: Params) -> ApiResul
             "\"start\" must be a valid date",
         ));
     };
-    let done = state
+    let task = state
         .services
-        .restore_archived_range(user, start, end)
+        .schedule_archive_restore(user, start, end)
         .await
         .map_err(|e| ApiError::from_core(e, USER_NF))?;
-    tracing::info!(%user, restored = done.restored, failed = done.failed, "archive range restored");
     Ok(ok(json!({
         "success": true,
-        "task": wildduck_core::model::ObjectId::new().to_string(),
+        "task": task.to_string(),
     })))
 }

@@ -63,6 +63,49 @@ async fn append(
 pub async fn run_all(s: &Services) {
     archive_and_restore(s).await;
     range_restore_and_purge(s).await;
+    restore_task(s).await;
+}
+
+/// The range restore as WildDuck's `restore` task through the task queue.
+async fn restore_task(s: &Services) {
+    let u = s.create_user(user("arch.task")).await.expect("user");
+    let inbox = s.find_mailbox(u.id, "INBOX").await.expect("inbox");
+    append(s, u.id, inbox.id, &mail("queued", "", "q"), &["\\Deleted"]).await;
+    let start = Timestamp::now();
+    s.expunge(u.id, &inbox, None, None).await.expect("expunge");
+    let end = Timestamp::now();
+    let task = s
+        .schedule_archive_restore(u.id, start, end)
+        .await
+        .expect("schedule");
+    let queued = s
+        .backend()
+        .tasks
+        .get_task(task)
+        .await
+        .expect("get")
+        .expect("queued");
+    assert_eq!(queued.kind, "restore");
+    assert_eq!(queued.user, Some(u.id));
+    assert_eq!(s.list_archived(u.id).await.expect("list").len(), 1);
+    let pass = s.run_due_tasks(Timestamp::now()).await.expect("pass");
+    assert_eq!((pass.completed, pass.failed), (1, 0));
+    assert!(s.list_archived(u.id).await.expect("list").is_empty());
+    let restored = s
+        .list_mailboxes(u.id, false)
+        .await
+        .expect("boxes")
+        .into_iter()
+        .find(|m| m.path.starts_with("Restored ("))
+        .expect("restore folder");
+    assert_eq!(s.message_counts(&restored).await.expect("counts").0, 1);
+    assert_eq!(
+        s.schedule_archive_restore(wildduck_core::model::UserId::new(), start, end)
+            .await
+            .expect_err("no user")
+            .kind(),
+        ErrorKind::NotFound
+    );
 }
 
 async fn archive_and_restore(s: &Services) {
