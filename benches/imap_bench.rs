@@ -10,6 +10,9 @@
 //!
 //! Run ours:        `cargo run --release --example imap_bench -- --clients 16`
 //! Options:         `-- [--clients N] [--secs S] [--messages M] [--store-count K]`
+//!                  `-- [--sync full|optimized|normal]` the SQLite commit policy (default full);
+//!                  `optimized` is Dovecot's `mail_fsync = optimized` (appends fsynced, flag
+//!                  changes and expunges not)
 //!                  `-- [--connect HOST:PORT --user U --pass P]`
 //!                  `-- --write-maildir DIR` writes the same M messages as a Maildir and exits;
 //!                  `-- --serve SECS` only runs the seeded server (address printed), for profiling.
@@ -27,7 +30,7 @@ use wildduck::core::model::Flags;
 use wildduck::core::service::messages::AppendRequest;
 use wildduck::core::service::users::NewUser;
 use wildduck::core::service::{ServiceConfig, Services};
-use wildduck::core::store::sqlite::SqliteStore;
+use wildduck::core::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use wildduck::imap::net::{Listener, ListenerConfig, Shutdown};
 use wildduck::imap::{ImapConfig, ImapServer};
 
@@ -100,6 +103,7 @@ struct Args {
     pass: String,
     write_maildir: Option<String>,
     serve_secs: Option<u64>,
+    sync: Synchronous,
 }
 
 fn args() -> Args {
@@ -113,6 +117,7 @@ fn args() -> Args {
         pass: "benchpass".into(),
         write_maildir: None,
         serve_secs: None,
+        sync: Synchronous::Full,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -128,6 +133,17 @@ fn args() -> Args {
             "--pass" => a.pass = val,
             "--write-maildir" => a.write_maildir = Some(val),
             "--serve" => a.serve_secs = val.parse().ok(),
+            "--sync" => {
+                a.sync = match val.as_str() {
+                    "full" => Synchronous::Full,
+                    "optimized" => Synchronous::Optimized,
+                    "normal" => Synchronous::Normal,
+                    other => {
+                        eprintln!("--sync takes full, optimized or normal, not {other}");
+                        std::process::exit(2);
+                    }
+                }
+            }
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -503,7 +519,15 @@ async fn main() {
     }
     let dir = std::env::temp_dir().join(format!("imap-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let store = SqliteStore::open(dir.join("mail.db")).await.expect("open");
+    let store = SqliteStore::open_with(
+        dir.join("mail.db"),
+        SqliteOptions {
+            synchronous: a.sync,
+            ..SqliteOptions::default()
+        },
+    )
+    .await
+    .expect("open");
     // In-process notifications, so sessions see each other's changes as on a real deployment.
     let notifier: Arc<dyn wildduck::core::bus::Notifier> =
         Arc::new(wildduck::core::bus::local::LocalNotifier::new());
@@ -576,7 +600,12 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(secs)).await;
     } else {
         match run_clients(addr, &a).await {
-            Ok((elapsed, st)) => report("wildduck-imap (SQLite)", &a, elapsed, st),
+            Ok((elapsed, st)) => report(
+                &format!("wildduck-imap (SQLite, synchronous {:?})", a.sync),
+                &a,
+                elapsed,
+                st,
+            ),
             Err(e) => eprintln!("benchmark failed: {e}"),
         }
     }

@@ -61,6 +61,23 @@ pub struct Dbs {
     pub mongo: String,
     /// Redis URL (`redis://host:port/db`); required with `mongo`.
     pub redis: String,
+    /// Commit durability of the embedded SQLite store (ours; ignored with `mongo`).
+    pub sqlite_sync: SqliteSync,
+}
+
+/// `dbs.sqliteSync`: which commits of the embedded store are fsynced.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// Every commit (`synchronous=FULL`).
+    Full,
+    /// Appends, copies, users, passwords, mailboxes and settings; not flag changes and expunges,
+    /// as Dovecot's default `mail_fsync = optimized`. Acknowledged messages survive power loss;
+    /// the flag changes and expunges since the last such commit may not.
+    #[default]
+    Optimized,
+    /// No commit (fsync at checkpoints only): survives a killed process, not power loss.
+    Normal,
 }
 
 /// `[tls]` (and `[imap.tls]`, `[pop3.tls]` overrides): PEM files.

@@ -57,14 +57,22 @@ pub async fn open(config: &Config) -> Result<Storage, ConfigError> {
             ))
         })?;
         let path = dir.join(SQLITE_FILE);
-        let store = wildduck_core::store::sqlite::SqliteStore::open(&path)
-            .await
-            .map_err(|e| {
-                ConfigError(format!(
-                    "config key `dataDir`: cannot open {} ({e}); is another daemon using it?",
-                    path.display()
-                ))
-            })?;
+        use wildduck_core::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+        let synchronous = match config.dbs.sqlite_sync {
+            super::config::SqliteSync::Full => Synchronous::Full,
+            super::config::SqliteSync::Optimized => Synchronous::Optimized,
+            super::config::SqliteSync::Normal => Synchronous::Normal,
+        };
+        let options = SqliteOptions {
+            synchronous,
+            ..SqliteOptions::default()
+        };
+        let store = SqliteStore::open_with(&path, options).await.map_err(|e| {
+            ConfigError(format!(
+                "config key `dataDir`: cannot open {} ({e}); is another daemon using it?",
+                path.display()
+            ))
+        })?;
         // One process: the in-process bus wakes every session (IDLE, SSE) on each change and
         // serialises EXPUNGE/MOVE per mailbox, as Redis does between instances.
         let services = Services::new(

@@ -14,6 +14,7 @@ pub mod api_users;
 pub mod archive;
 pub mod asps;
 pub mod authlog;
+mod fetch;
 pub mod forwarded;
 pub mod login;
 pub mod mailboxes;

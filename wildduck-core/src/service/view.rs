@@ -99,6 +99,15 @@ impl MailboxView {
         }
     }
 
+    /// A view over `uids` as of `modseq` whose state was read after `start` (its journal
+    /// reads begin there).
+    pub fn opened(mailbox: MailboxId, uids: Vec<Uid>, modseq: ModSeq, start: ViewStart) -> Self {
+        let mut view = Self::new(mailbox, uids, modseq);
+        view.anchor = start.at;
+        view.position = start.position;
+        view
+    }
+
     /// The UIDs in sequence order.
     pub fn uids(&self) -> &[Uid] {
         &self.uids

@@ -294,6 +294,29 @@ pub struct MessageFilter {
     pub deleted_only: bool,
 }
 
+/// UID, MODSEQ and flags of one message: all that `FETCH (FLAGS)` (with `UID`, `MODSEQ`)
+/// needs, read without the rest of the metadata ([`MessageStore::find_flags`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlagsRow {
+    /// UID.
+    pub uid: Uid,
+    /// MODSEQ.
+    pub modseq: ModSeq,
+    /// Flags.
+    pub flags: Flags,
+}
+
+/// What SELECT reads ([`MessageStore::select_state`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectState {
+    /// The journal position taken before (or in the same snapshot as) the rest.
+    pub position: Option<u64>,
+    /// The mailbox.
+    pub mailbox: Mailbox,
+    /// Its UIDs, sorted.
+    pub uids: Vec<Uid>,
+}
+
 /// One message whose flags changed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlagChange {
@@ -402,6 +425,46 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
         mailbox: MailboxId,
         filter: &MessageFilter,
     ) -> Result<Vec<MessageMeta>>;
+    /// UID, MODSEQ and flags of the messages matching `filter`, sorted by UID: the narrow read
+    /// behind `FETCH 1:* (FLAGS)`. This default reads whole metadata; a backend should read
+    /// only those fields (a column list, a projection).
+    async fn find_flags(
+        &self,
+        mailbox: MailboxId,
+        filter: &MessageFilter,
+    ) -> Result<Vec<FlagsRow>> {
+        Ok(self
+            .find_meta(mailbox, filter)
+            .await?
+            .into_iter()
+            .map(|m| FlagsRow {
+                uid: m.uid,
+                modseq: m.modseq,
+                flags: m.flags,
+            })
+            .collect())
+    }
+    /// SELECT's reads: the journal position ([`JournalStore::position`]), then `user`'s
+    /// mailbox at `path` (normalised), then its UIDs; `None` when there is no such mailbox.
+    /// This default takes the three reads in that order through `backend`; a backend with
+    /// snapshots answers with one read in which all three are consistent.
+    async fn select_state(
+        &self,
+        backend: &Backend,
+        user: UserId,
+        path: &str,
+    ) -> Result<Option<SelectState>> {
+        let position = backend.journal.position().await?;
+        let Some(mailbox) = backend.mailboxes.find_mailbox_by_path(user, path).await? else {
+            return Ok(None);
+        };
+        let uids = self.list_uids(mailbox.id).await?;
+        Ok(Some(SelectState {
+            position,
+            mailbox,
+            uids,
+        }))
+    }
     /// All UIDs of a mailbox, sorted (for a session's view).
     async fn list_uids(&self, mailbox: MailboxId) -> Result<Vec<Uid>>;
     /// Metadata of the newest `limit` messages whose UID is at least `min_uid`, sorted by UID

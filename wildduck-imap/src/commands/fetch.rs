@@ -15,7 +15,7 @@ use wildduck_core::service::messages::FetchedMessage;
 use wildduck_core::store::MessageFilter;
 
 use crate::proto::{FetchCommand, FetchItem};
-use crate::response::{FetchContent, write_fetch};
+use crate::response::{FetchContent, write_fetch, write_flags_fetch};
 use crate::session::{Context, Reply};
 
 /// Most messages loaded with their content at once.
@@ -24,6 +24,11 @@ const CONTENT_BATCH: usize = 100;
 const CONTENT_BATCH_BYTES: u64 = 16 * 1024 * 1024;
 /// Most metadata records read at once.
 const META_BATCH: usize = 10_000;
+
+/// Whether `item` can be answered from UID, MODSEQ and flags alone.
+fn flags_item(item: &FetchItem) -> bool {
+    matches!(item, FetchItem::Flags | FetchItem::Uid | FetchItem::ModSeq)
+}
 
 /// How much of each message the items need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +73,13 @@ fn item_need(item: &FetchItem) -> ContentNeed {
             SectionKind::Full | SectionKind::Text => ContentNeed::Full,
         },
         FetchItem::Rfc822 | FetchItem::Rfc822Text => ContentNeed::Full,
+    }
+}
+
+impl FetchPlan {
+    /// Whether every item is FLAGS, UID or MODSEQ (and nothing is to be marked `\Seen`).
+    pub fn flags_only(&self) -> bool {
+        !self.mark_seen && self.items.iter().all(flags_item)
     }
 }
 
@@ -192,6 +204,21 @@ async fn fetch(ctx: &mut Context<'_>, cmd: FetchCommand, sent: &mut u64) -> Repl
     }
     let changed_since = cmd.changed_since.map(ModSeq);
 
+    if plan.flags_only() {
+        return fetch_flags(
+            ctx.io,
+            services,
+            user,
+            sel,
+            &plan,
+            &known,
+            changed_since,
+            sent,
+            name,
+        )
+        .await;
+    }
+
     // Which UIDs to load, with sizes when metadata was read first. Metadata is read first when
     // it is all that is needed, when CHANGEDSINCE filters, or to size batches of full bodies.
     let single = known.len() == 1;
@@ -221,9 +248,13 @@ async fn fetch(ctx: &mut Context<'_>, cmd: FetchCommand, sent: &mut u64) -> Repl
     };
 
     if plan.need == ContentNeed::Meta {
-        let metas = metas.unwrap_or_default();
-        for chunk in metas.chunks(CONTENT_BATCH * 10) {
-            let mut loaded: Vec<Loaded> = chunk.iter().cloned().map(Loaded::Meta).collect();
+        let mut metas = metas.unwrap_or_default().into_iter().peekable();
+        while metas.peek().is_some() {
+            let mut loaded: Vec<Loaded> = metas
+                .by_ref()
+                .take(CONTENT_BATCH * 10)
+                .map(Loaded::Meta)
+                .collect();
             if let Err(reply) =
                 mark_seen(services, user, sel, &plan, &mut loaded, &session_id, name).await
             {
@@ -263,12 +294,7 @@ async fn fetch(ctx: &mut Context<'_>, cmd: FetchCommand, sent: &mut u64) -> Repl
                 Err(e) => return crate::error::reply(&e, name),
             }
         } else {
-            match services
-                .backend()
-                .messages
-                .load_messages(sel.mailbox.id, &set)
-                .await
-            {
+            match services.fetch_structure(user, &sel.mailbox, &set).await {
                 Ok(v) => v
                     .into_iter()
                     .map(|(m, s)| Loaded::Structure(m, s))
@@ -295,6 +321,49 @@ async fn fetch(ctx: &mut Context<'_>, cmd: FetchCommand, sent: &mut u64) -> Repl
         ctx.io.write(&buf);
         if ctx.io.flush_if_large().await.is_err() {
             return Reply::no(format!("{name} aborted"));
+        }
+    }
+    Reply::ok(format!("{name} completed"))
+}
+
+/// FETCH of nothing but FLAGS, UID and MODSEQ (the commonest FETCH of a synchronising client):
+/// the narrow read of those three fields, answered in chunks as they are rendered.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_flags(
+    io: &mut crate::session::io::Io,
+    services: &wildduck_core::service::Services,
+    user: wildduck_core::model::UserId,
+    sel: &crate::session::Selected,
+    plan: &FetchPlan,
+    known: &[Uid],
+    changed_since: Option<ModSeq>,
+    sent: &mut u64,
+    name: &str,
+) -> Reply {
+    let mut buf = Vec::new();
+    for chunk in known.chunks(META_BATCH) {
+        let filter = MessageFilter {
+            uids: Some(chunk.iter().copied().collect()),
+            changed_since,
+            deleted_only: false,
+        };
+        let rows = match services.fetch_flags(user, &sel.mailbox, &filter).await {
+            Ok(rows) => rows,
+            Err(e) => return crate::error::reply(&e, name),
+        };
+        for rows in rows.chunks(CONTENT_BATCH * 10) {
+            buf.clear();
+            for row in rows {
+                let Some(seq) = sel.view.seq(row.uid) else {
+                    continue;
+                };
+                write_flags_fetch(&mut buf, seq, &plan.items, row);
+            }
+            *sent += buf.len() as u64;
+            io.write(&buf);
+            if io.flush_if_large().await.is_err() {
+                return Reply::no(format!("{name} aborted"));
+            }
         }
     }
     Reply::ok(format!("{name} completed"))

@@ -28,22 +28,15 @@ pub async fn handle(ctx: &mut Context<'_>, name: &str, read_only: bool, condstor
     let Some(user) = ctx.session.user_id() else {
         return Reply::bad(format!("{command} not allowed now"));
     };
-    let services = ctx.services().clone();
-    // Before the mailbox is read: the view re-reads journal entries from then on.
-    let start = match services.view_start().await {
-        Ok(start) => start,
-        Err(e) => return crate::error::reply(&e, command),
-    };
-    let mb = match services.find_mailbox(user, name).await {
-        Ok(mb) if mb.hidden => return Reply::no_code("CANNOT", format!("{command} completed")),
-        Ok(mb) => mb,
+    // The mailbox, its UIDs and the journal position in one read.
+    let (mb, view) = match ctx.services().select_mailbox(user, name).await {
+        Ok((mb, _)) if mb.hidden => {
+            return Reply::no_code("CANNOT", format!("{command} completed"));
+        }
+        Ok(found) => found,
         Err(e) if e.kind() == ErrorKind::Invalid => {
             return Reply::no_code("NONEXISTENT", format!("{command} completed"));
         }
-        Err(e) => return crate::error::reply(&e, command),
-    };
-    let view = match services.open_view_of(user, &mb, start).await {
-        Ok(v) => v,
         Err(e) => return crate::error::reply(&e, command),
     };
     if condstore {

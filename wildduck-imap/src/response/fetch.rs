@@ -8,6 +8,7 @@ use wildduck_core::Result;
 use wildduck_core::message::section::{SectionKind, SectionSpec};
 use wildduck_core::message::{BodySource, StoredMessage};
 use wildduck_core::model::{Flags, MessageMeta, Timestamp};
+use wildduck_core::store::FlagsRow;
 
 use super::body_structure::write_body_structure;
 use super::envelope::write_envelope;
@@ -245,6 +246,39 @@ pub fn write_fetch_item(
         }
     }
     Ok(())
+}
+
+/// Writes `* <seq> FETCH (…)\r\n` for items that are all FLAGS, UID or MODSEQ, from the
+/// narrow read (others are skipped): no full metadata record needed.
+pub fn write_flags_fetch(out: &mut Vec<u8>, seq: u32, items: &[FetchItem], row: &FlagsRow) {
+    out.extend_from_slice(b"* ");
+    write_number(out, u64::from(seq));
+    out.extend_from_slice(b" FETCH (");
+    let mut first = true;
+    for item in items {
+        let sep: &[u8] = if first { b"" } else { b" " };
+        match item {
+            FetchItem::Flags => {
+                out.extend_from_slice(sep);
+                out.extend_from_slice(b"FLAGS ");
+                write_flags(out, &row.flags);
+            }
+            FetchItem::Uid => {
+                out.extend_from_slice(sep);
+                out.extend_from_slice(b"UID ");
+                write_number(out, u64::from(row.uid.0));
+            }
+            FetchItem::ModSeq => {
+                out.extend_from_slice(sep);
+                out.extend_from_slice(b"MODSEQ (");
+                write_number(out, row.modseq.0);
+                out.push(b')');
+            }
+            _ => continue,
+        }
+        first = false;
+    }
+    out.extend_from_slice(b")\r\n");
 }
 
 /// Writes `* seq FETCH (items…)\r\n` for one message, items in the given order.

@@ -13,6 +13,6 @@ pub use body_structure::write_body_structure;
 pub use envelope::write_envelope;
 pub use fetch::{
     FetchContent, format_internal_date, write_fetch, write_fetch_item, write_flag_strings,
-    write_flags, write_literal, write_section,
+    write_flags, write_flags_fetch, write_literal, write_section,
 };
 pub use string::{write_nstring, write_number, write_string};

@@ -14,7 +14,9 @@ use crate::model::{
     Flag, FlagOp, Flags, Mailbox, MailboxId, MessageId, MessageMeta, ModSeq, ThreadId, Timestamp,
     Uid, UidSet, UserId,
 };
-use crate::store::{CopiedUid, FlagChange, FlagResult, MessageFilter, MessageStore, NewMessage};
+use crate::store::{
+    CopiedUid, FlagChange, FlagResult, FlagsRow, MessageFilter, MessageStore, NewMessage,
+};
 use crate::{Error, ErrorKind, Result};
 
 /// Fields a metadata read loads (never the MIME tree or texts).
@@ -213,6 +215,33 @@ impl MessageStore for MongoMessages {
             .await
             .map_err(backend)?;
         Ok(docs.iter().filter_map(meta_from).collect())
+    }
+
+    async fn find_flags(
+        &self,
+        mailbox: MailboxId,
+        filter: &MessageFilter,
+    ) -> Result<Vec<FlagsRow>> {
+        // The same one query as `find_meta`, projected to three fields: less to send and decode.
+        let docs: Vec<Document> = self
+            .coll
+            .find(filter_doc(mailbox, filter))
+            .projection(doc! { "_id": 0, "uid": 1, "modseq": 1, "flags": 1 })
+            .sort(doc! { "uid": 1 })
+            .batch_size(2500)
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs
+            .iter()
+            .map(|d| FlagsRow {
+                uid: Uid(u32::try_from(get_u64(d, "uid")).unwrap_or(0)),
+                modseq: ModSeq(get_u64(d, "modseq")),
+                flags: Flags::from_stored(get_strings(d, "flags")),
+            })
+            .collect())
     }
 
     async fn list_uids(&self, mailbox: MailboxId) -> Result<Vec<Uid>> {

@@ -166,7 +166,9 @@ impl SqliteStore {
         entries: &[RegisterEntry],
     ) -> Result<()> {
         let entries = entries.to_vec();
-        self.write(move |conn| register_in(conn, user, &entries))
+        // A hint for address completion, written in the background: not fsynced under
+        // `Synchronous::Optimized` (it would add a fsync per 100 ms of appends).
+        self.write_relaxed(move |conn| register_in(conn, user, &entries))
             .await
     }
 

@@ -207,7 +207,14 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn allocate(&self, mailbox: MailboxId, count: u32) -> Result<Option<(Uid, ModSeq)>> {
-        self.write(move |tx| allocate_in(tx, mailbox, None, count))
+        // A MODSEQ-only bump (expunge, the source of a move) goes with a change that is not
+        // fsynced under `Optimized` either; allocating UIDs is.
+        let durability = if count == 0 {
+            super::Durability::Relaxed
+        } else {
+            super::Durability::Durable
+        };
+        self.write_with(durability, move |tx| allocate_in(tx, mailbox, None, count))
             .await
     }
 

@@ -3,11 +3,11 @@
 
 use async_trait::async_trait;
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::attachments::put_blobs_in;
-use super::journal::append_in as journal_append_in;
-use super::mailboxes::{add_keywords_in, allocate_in};
+use super::journal::{append_in as journal_append_in, max_seq};
+use super::mailboxes::{MAILBOX_COLUMNS, add_keywords_in, allocate_in, mailbox_from};
 use super::threads::resolve_in;
 use super::{SqliteStore, codec, i, id_at, idb, opt_id_at, sql, u_at};
 use crate::message::StoredMessage;
@@ -16,8 +16,8 @@ use crate::model::{
     Timestamp, Uid, UidSet, UserId,
 };
 use crate::store::{
-    AppendMessage, Backend, CopiedUid, FlagChange, FlagResult, MessageFilter, MessageStore,
-    NewMessage, stamp_entry,
+    AppendMessage, Backend, CopiedUid, FlagChange, FlagResult, FlagsRow, MessageFilter,
+    MessageStore, NewMessage, SelectState, stamp_entry,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -163,6 +163,22 @@ fn find_meta_in(
     select(conn, META, 5, mailbox, filter, meta_from)
 }
 
+/// All UIDs of `mailbox`, sorted.
+fn list_uids_in(conn: &Connection, mailbox: MailboxId) -> Result<Vec<Uid>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT uid FROM messages WHERE mailbox = ?1 ORDER BY uid")
+        .map_err(sql)?;
+    let mut rows = stmt.query([idb(mailbox.0)]).map_err(sql)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sql)? {
+        let uid: i64 = row.get(0).map_err(sql)?;
+        if let Ok(u) = u32::try_from(uid) {
+            out.push(Uid(u));
+        }
+    }
+    Ok(out)
+}
+
 fn by_uids(uids: &UidSet) -> MessageFilter {
     MessageFilter {
         uids: Some(uids.clone()),
@@ -277,22 +293,65 @@ impl MessageStore for SqliteStore {
         .await
     }
 
-    async fn list_uids(&self, mailbox: MailboxId) -> Result<Vec<Uid>> {
+    async fn find_flags(
+        &self,
+        mailbox: MailboxId,
+        filter: &MessageFilter,
+    ) -> Result<Vec<FlagsRow>> {
+        let filter = filter.clone();
+        // Three columns instead of the whole metadata row: no ids, strings or blob lists to
+        // decode for each of possibly thousands of messages.
         self.read(move |tx| {
-            let mut stmt = tx
-                .prepare_cached("SELECT uid FROM messages WHERE mailbox = ?1 ORDER BY uid")
-                .map_err(sql)?;
-            let mut rows = stmt.query([idb(mailbox.0)]).map_err(sql)?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().map_err(sql)? {
-                let uid: i64 = row.get(0).map_err(sql)?;
-                if let Ok(u) = u32::try_from(uid) {
-                    out.push(Uid(u));
-                }
-            }
-            Ok(out)
+            select(tx, "m.uid, m.modseq, m.flags", 0, mailbox, &filter, |r| {
+                // Borrowed from the row: no string allocated per message.
+                let flags = match r.get_ref(2)? {
+                    rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).unwrap_or(""),
+                    _ => "",
+                };
+                Ok(FlagsRow {
+                    uid: Uid(u32::try_from(u_at(r, 0)?).unwrap_or(0)),
+                    modseq: ModSeq(u_at(r, 1)?),
+                    flags: flags_from(flags),
+                })
+            })
         })
         .await
+    }
+
+    async fn select_state(
+        &self,
+        _backend: &Backend,
+        user: UserId,
+        path: &str,
+    ) -> Result<Option<SelectState>> {
+        let path = path.to_string();
+        // One snapshot: position, mailbox and UIDs are consistent, in one trip to the blocking
+        // pool instead of three.
+        self.read(move |tx| {
+            let position = max_seq(tx)?;
+            let mailbox = tx
+                .prepare_cached(&format!(
+                    "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE user = ?1 AND path = ?2"
+                ))
+                .map_err(sql)?
+                .query_row(params![idb(user.0), path], mailbox_from)
+                .optional()
+                .map_err(sql)?;
+            let Some(mailbox) = mailbox else {
+                return Ok(None);
+            };
+            let uids = list_uids_in(tx, mailbox.id)?;
+            Ok(Some(SelectState {
+                position,
+                mailbox,
+                uids,
+            }))
+        })
+        .await
+    }
+
+    async fn list_uids(&self, mailbox: MailboxId) -> Result<Vec<Uid>> {
+        self.read(move |tx| list_uids_in(tx, mailbox)).await
     }
 
     async fn newest_meta(
@@ -349,8 +408,8 @@ impl MessageStore for SqliteStore {
         let uids = uids.clone();
         let op = op.clone();
         // Read, decide and write in one IMMEDIATE transaction: no other writer can slip in, so no
-        // optimistic retries are needed.
-        self.write(move |tx| {
+        // optimistic retries are needed. A flag change is not fsynced under `Optimized`.
+        self.write_relaxed(move |tx| {
             let rows = select(
                 tx,
                 "m.rid, m.id, m.uid, m.modseq, m.flags",
@@ -544,7 +603,9 @@ impl MessageStore for SqliteStore {
             return Ok(0);
         }
         let ids = ids.to_vec();
-        self.write(move |tx| {
+        // Expunge (and the source side of a move, whose copy was durable): not fsynced under
+        // `Optimized`; lost, the message would only come back.
+        self.write_relaxed(move |tx| {
             let mut stmt = tx
                 .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND id = ?2")
                 .map_err(sql)?;

@@ -66,6 +66,33 @@ pub enum Synchronous {
     /// `NORMAL`: fsync only at checkpoints; a commit survives a killed process but the last
     /// commits may roll back after power loss or an OS crash.
     Normal,
+    /// Dovecot's `mail_fsync = optimized`: writes that create or change data which cannot be
+    /// rebuilt (appends, copies, users, addresses, passwords, mailboxes, …) commit with `FULL`,
+    /// flag changes and expunges with `NORMAL`. A `NORMAL` commit survives a killed process, and
+    /// the WAL is a log: the next `FULL` commit (or checkpoint) makes every commit before it
+    /// durable too, so after power loss the database is always a prefix of the commits, and at
+    /// most the flag changes and expunges since the last durable commit are lost.
+    Optimized,
+}
+
+/// How much durability one write asks for; [`Synchronous`] maps it to a commit mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Data that cannot be rebuilt: always `FULL` unless the store is `Normal`.
+    Durable,
+    /// Flag changes, expunges and their journal entries: `NORMAL` under `Optimized`.
+    Relaxed,
+}
+
+impl Synchronous {
+    /// Whether a commit holding a write of `d` is fsynced (`PRAGMA synchronous = FULL`).
+    fn full_for(self, d: Durability) -> bool {
+        match self {
+            Self::Full => true,
+            Self::Normal => false,
+            Self::Optimized => d == Durability::Durable,
+        }
+    }
 }
 
 /// Options for [`SqliteStore::open_with`].
@@ -118,8 +145,11 @@ pub struct OpenReport {
 }
 
 /// One queued write: runs inside the batch transaction and returns what to do once the batch's
-/// commit outcome is known.
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// commit outcome is known; `full` says whether its commit must be fsynced.
+struct Job {
+    run: Box<dyn FnOnce(&Connection) -> Completion + Send>,
+    full: bool,
+}
 /// Answers the caller with its result, or with the commit error.
 type Completion = Box<dyn FnOnce(Option<&Error>) + Send>;
 
@@ -133,6 +163,8 @@ pub struct WriterStats {
     pub jobs: u64,
     /// Time spent in COMMIT (the WAL write and, with `synchronous=FULL`, its fsync).
     pub commit_time: Duration,
+    /// Transactions committed with `synchronous=FULL` (the WAL fsynced at commit).
+    pub full_batches: u64,
 }
 
 #[derive(Debug, Default)]
@@ -140,6 +172,7 @@ struct Counters {
     batches: AtomicU64,
     jobs: AtomicU64,
     commit_micros: AtomicU64,
+    full_batches: AtomicU64,
 }
 
 /// Most writes committed together.
@@ -193,6 +226,7 @@ impl SqliteStore {
             batches: c.batches.load(Ordering::Relaxed),
             jobs: c.jobs.load(Ordering::Relaxed),
             commit_time: Duration::from_micros(c.commit_micros.load(Ordering::Relaxed)),
+            full_batches: c.full_batches.load(Ordering::Relaxed),
         }
     }
 
@@ -226,8 +260,27 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.write_with(Durability::Durable, f).await
+    }
+
+    /// [`Self::write`] for a flag change or an expunge: not fsynced under
+    /// [`Synchronous::Optimized`].
+    pub(crate) async fn write_relaxed<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.write_with(Durability::Relaxed, f).await
+    }
+
+    /// [`Self::write`] with the durability the caller's data needs.
+    pub(crate) async fn write_with<T, F>(&self, durability: Durability, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn: &Connection| -> Completion {
+        let run = Box::new(move |conn: &Connection| -> Completion {
             let out = in_savepoint(conn, f);
             Box::new(move |commit_error: Option<&Error>| {
                 let answer = match commit_error {
@@ -237,6 +290,10 @@ impl SqliteStore {
                 let _ = tx.send(answer);
             })
         });
+        let job = Job {
+            run,
+            full: self.db.options.synchronous.full_for(durability),
+        };
         let sent = lock(&self.db.jobs)
             .as_ref()
             .map(|q| q.send(job).is_ok())
@@ -324,9 +381,10 @@ impl Db {
         let (tx, rx) = mpsc::channel::<Job>();
         let stats = Arc::new(Counters::default());
         let writer_stats = stats.clone();
+        let full = options.synchronous != Synchronous::Normal;
         let handle = std::thread::Builder::new()
             .name("wildduck-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx, &writer_stats))
+            .spawn(move || writer_loop(writer, full, rx, &writer_stats))
             .map_err(|e| Error::new(ErrorKind::Backend, format!("writer thread: {e}")))?;
         Ok(Self {
             jobs: Mutex::new(Some(tx)),
@@ -374,7 +432,7 @@ impl Drop for Db {
 /// Runs one job of a batch. A panicking job drops its answer channel (its caller sees an error)
 /// and its savepoint is rolled back; the others go on.
 fn run_job(conn: &Connection, job: Job) -> Option<Completion> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn))) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(conn))) {
         Ok(c) => Some(c),
         Err(_) => {
             tracing::error!("sqlite write job panicked");
@@ -404,9 +462,41 @@ fn run_cached(conn: &Connection, statement: &str) -> Result<()> {
         .map_err(sql)
 }
 
-/// The writer thread: batches queued writes into one transaction and one commit.
-fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &Counters) {
-    while let Ok(first) = jobs.recv() {
+/// The writer thread: batches queued writes into one transaction and one commit. `full` is the
+/// connection's `synchronous` setting at start; a batch commits with its first job's setting,
+/// and a later job that needs a fsync the batch would not do waits for the next batch (SQLite
+/// refuses to change the setting inside a transaction). A job that needs no fsync may join a
+/// fsynced batch.
+fn writer_loop(conn: Connection, mut full: bool, jobs: mpsc::Receiver<Job>, stats: &Counters) {
+    let mut carried: Option<Job> = None;
+    loop {
+        let first = match carried.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
+        if first.full != full {
+            let pragma = if first.full {
+                "PRAGMA synchronous = FULL"
+            } else {
+                "PRAGMA synchronous = NORMAL"
+            };
+            match run_cached(&conn, pragma) {
+                Ok(()) => full = first.full,
+                // A fsync that cannot be promised is not run: the caller gets an error.
+                Err(e) if first.full => {
+                    tracing::warn!(error = %e, "sqlite could not switch to synchronous=FULL");
+                    drop(first);
+                    continue;
+                }
+                // Committing with FULL where NORMAL would do is only slower.
+                Err(e) => {
+                    tracing::warn!(error = %e, "sqlite could not switch to synchronous=NORMAL")
+                }
+            }
+        }
         if let Err(e) = run_cached(&conn, "BEGIN IMMEDIATE") {
             // Nothing ran: dropping the job drops its answer channel, so its caller gets an
             // error and nothing was written.
@@ -421,6 +511,10 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &Counters) {
         // the batch ran: concurrent writers share one commit (one WAL fsync with FULL).
         while ran < MAX_BATCH {
             match jobs.try_recv() {
+                Ok(job) if job.full && !full => {
+                    carried = Some(job);
+                    break;
+                }
                 Ok(job) => {
                     completions.extend(run_job(&conn, job));
                     ran += 1;
@@ -434,6 +528,9 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &Counters) {
             let _ = conn.execute_batch("ROLLBACK");
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
+        if full {
+            stats.full_batches.fetch_add(1, Ordering::Relaxed);
+        }
         stats.jobs.fetch_add(ran as u64, Ordering::Relaxed);
         stats.commit_micros.fetch_add(
             u64::try_from(commit_started.elapsed().as_micros()).unwrap_or(u64::MAX),
@@ -461,8 +558,9 @@ fn open_conn(path: &Path, options: &SqliteOptions, writer: bool) -> Result<Conne
     }
     let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
     conn.busy_timeout(options.busy_timeout).map_err(sql)?;
+    // Under `Optimized` the writer switches per batch; it starts with FULL.
     let sync = match options.synchronous {
-        Synchronous::Full => "FULL",
+        Synchronous::Full | Synchronous::Optimized => "FULL",
         Synchronous::Normal => "NORMAL",
     };
     conn.execute_batch(&format!(

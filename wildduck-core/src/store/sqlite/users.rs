@@ -280,7 +280,14 @@ impl UserStore for SqliteStore {
         if delta == 0 {
             return Ok(());
         }
-        self.write(move |tx| {
+        // Space freed by an expunge is not fsynced under `Optimized` (nor is the expunge); the
+        // crash repair recomputes the counter anyway.
+        let durability = if delta < 0 {
+            super::Durability::Relaxed
+        } else {
+            super::Durability::Durable
+        };
+        self.write_with(durability, move |tx| {
             tx.prepare_cached("UPDATE users SET storage_used = storage_used + ?1 WHERE id = ?2")
                 .map_err(sql)?
                 .execute(params![delta, idb(id.0)])
