@@ -340,12 +340,20 @@ async fn serve_and_run(a: Args) {
         tokio::task::spawn_blocking(move || client_process(addr, &a2))
             .await
             .expect("client process");
-        report_cpu("wildduck-pop3 server (client not counted)", before, a.sessions);
+        report_cpu(
+            "wildduck-pop3 server (client not counted)",
+            before,
+            a.sessions,
+        );
     } else {
         let before = process_cpu();
         let (elapsed, bytes) = run_clients(addr, &a).await;
         report("wildduck-pop3 (SQLite)", &a, elapsed, bytes);
-        report_cpu("wildduck-pop3 server and client together", before, a.sessions);
+        report_cpu(
+            "wildduck-pop3 server and client together",
+            before,
+            a.sessions,
+        );
     }
     shutdown.trigger();
     let _ = server.await;
