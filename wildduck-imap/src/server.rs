@@ -1,6 +1,7 @@
 //! The IMAP server: configuration, the shared state of all sessions, and the accept loop on
 //! `wildduck-net`.
 
+use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -160,17 +161,16 @@ impl ImapServer {
     pub async fn serve(self, listener: Listener, shutdown: ShutdownSignal) -> io::Result<()> {
         self.start_notifications();
         let this = self.clone();
-        wildduck_net::serve(listener, shutdown, move |conn| {
-            let this = this.clone();
-            async move { this.handle(conn).await }
-        })
-        .await
+        wildduck_net::serve(listener, shutdown, move |conn| this.handle(conn)).await
     }
 
     /// Runs one session on an accepted connection (for embedders with their own accept loop).
-    pub async fn handle(&self, mut conn: Connection) {
+    ///
+    /// Not an `async fn`: the returned future is the session's own, so a spawned session task
+    /// does not also keep copies of `conn` in wrapper futures (memory per idle session).
+    pub fn handle(&self, mut conn: Connection) -> impl Future<Output = ()> + Send + use<> {
         conn.stream
             .observe(self.shared.config.observer.clone(), "imap");
-        crate::session::run(self.shared.clone(), conn).await;
+        crate::session::run(self.shared.clone(), conn)
     }
 }

@@ -246,7 +246,9 @@ async fn prepare(
     match &config.tls {
         TlsMode::Plain => {}
         TlsMode::StartTls(a) => starttls = Some(a.clone()),
-        TlsMode::Implicit(a) => match stream.upgrade(a, config.handshake_timeout).await {
+        // Boxed: the handshake future holds a whole rustls connection (over 1 KiB); inline, it
+        // would size every session task for the session's whole life, not only the handshake.
+        TlsMode::Implicit(a) => match Box::pin(stream.upgrade(a, config.handshake_timeout)).await {
             Ok(s) => stream = s,
             Err(e) => {
                 tracing::debug!(%peer, error = %e, "TLS handshake failed");

@@ -42,6 +42,9 @@ pub enum Then {
     StartTls,
     /// Flush, then compress everything after (COMPRESS DEFLATE).
     Compress,
+    /// Wait in the idling state (IDLE): no tagged line now; the session loop writes it, with
+    /// this reply's status and text, when IDLE ends.
+    Idle,
 }
 
 /// The tagged response of a command: `<tag> <status> [<code>] <text>`.
@@ -186,10 +189,10 @@ impl Context<'_> {
     }
 
     /// Waits for client input (after a continuation). Also returns
-    /// [`Input::Notified`] when the user's data changed elsewhere (for IDLE).
+    /// [`Input::Notified`] when the user's data changed elsewhere.
     pub async fn next_input(&mut self) -> Input {
         let handle = self.session.user.as_ref().map(|u| u.handle.clone());
-        self.io.next_input(handle.as_deref()).await
+        self.io.next_input(handle.as_deref(), None).await
     }
 
     /// The capability list for the current state (without `* CAPABILITY `).

@@ -106,9 +106,9 @@ async fn dispatch_command(ctx: &mut Context<'_>, cmd: Command, literal: Option<V
     reply
 }
 
-/// Every command future but IDLE's is boxed here: the dispatch future (boxed once per command by
-/// the session) is then as small as IDLE needs, and a session waiting in IDLE does not hold
-/// space for the largest command (FETCH, APPEND…) for as long as it idles.
+/// Every async command future is boxed here, so the dispatch future (boxed once per command by
+/// the session) holds only a pointer to the one command that runs. IDLE is not a command future
+/// at all: it returns [`Then::Idle`] and the session loop waits in the idling state.
 async fn run_command(ctx: &mut Context<'_>, cmd: Command, literal: Option<Vec<u8>>) -> Reply {
     use CommandBody as C;
     let name = cmd.name();
@@ -195,6 +195,6 @@ async fn run_command(ctx: &mut Context<'_>, cmd: Command, literal: Option<Vec<u8
         C::Move { uid, set, mailbox } => {
             Box::pin(commands::mv::handle(ctx, uid, &set, &mailbox)).await
         }
-        C::Idle => commands::idle::handle(ctx).await,
+        C::Idle => commands::idle::handle(ctx),
     }
 }

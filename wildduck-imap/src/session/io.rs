@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::time::Instant;
 use wildduck_net::{ShutdownSignal, Stream};
 
 use crate::proto::{Framer, FramerConfig, FramerEvent};
@@ -22,6 +23,9 @@ const READ_CHUNK: usize = 16 * 1024;
 const KEEP_OUT: usize = 4 * 1024;
 /// Flush early when a response grows beyond this (large FETCH answers).
 pub const FLUSH_AT: usize = 128 * 1024;
+
+/// Stands in for a timeout too large to represent.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// What waiting for client input produced.
 #[derive(Debug)]
@@ -215,8 +219,13 @@ impl Io {
     /// The next input: pending output is flushed first, then framer events are returned as long
     /// as buffered bytes allow, then the socket is read (bounded by the socket timeout). Shutdown
     /// is reported only between commands; `notify` (when given) wakes the wait with
-    /// [`Input::Notified`].
-    pub async fn next_input(&mut self, notify: Option<&SessionHandle>) -> Input {
+    /// [`Input::Notified`]. A `deadline` (IDLE's maximum) shortens the wait: reaching it returns
+    /// [`Input::Timeout`] (one timer, not a second one next to the socket timeout).
+    pub async fn next_input(
+        &mut self,
+        notify: Option<&SessionHandle>,
+        deadline: Option<Instant>,
+    ) -> Input {
         loop {
             match self.framer.next_event() {
                 FramerEvent::NeedMore => {}
@@ -241,9 +250,15 @@ impl Io {
                 return Input::Closed;
             };
             let read = {
-                let timeout = self.timeout;
+                let until = match (Instant::now().checked_add(self.timeout), deadline) {
+                    (Some(t), Some(d)) => t.min(d),
+                    (Some(t), None) => t,
+                    (None, Some(d)) => d,
+                    // A timeout too large to add: as good as none.
+                    (None, None) => Instant::now() + FOREVER,
+                };
                 let more = self.more_buffered;
-                let read_fut = tokio::time::timeout(timeout, read_some(stream, more));
+                let read_fut = tokio::time::timeout_at(until, read_some(stream, more));
                 tokio::select! {
                     biased;
                     _ = self.shutdown.wait(), if watch_shutdown => return Input::Shutdown,
@@ -284,16 +299,21 @@ async fn wait_notified(notify: Option<&SessionHandle>) {
 
 /// One read. On a plain socket no buffer is held while waiting; on TLS the buffer is needed for
 /// the read itself.
+///
+/// Readiness is awaited with `poll_read_ready`, which keeps the waker in the socket's own
+/// registration: unlike `readable()`, whose future carries a waiter node (168 bytes), the wait
+/// adds nothing to the session's future.
 async fn read_some(stream: &mut Stream, more_buffered: bool) -> io::Result<Vec<u8>> {
     match stream {
         Stream::Plain(tcp) => loop {
-            tcp.readable().await?;
+            std::future::poll_fn(|cx| tcp.get_ref().poll_read_ready(cx)).await?;
             let mut buf = vec![0u8; READ_CHUNK];
             match tcp.try_read(&mut buf) {
                 Ok(n) => {
                     buf.truncate(n);
                     return Ok(buf);
                 }
+                // Readiness was stale; `try_read` cleared it, so the next poll waits again.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
             }
@@ -302,7 +322,8 @@ async fn read_some(stream: &mut Stream, more_buffered: bool) -> io::Result<Vec<u
             if !more_buffered {
                 // Wait for ciphertext without holding a buffer; rustls has no plaintext left
                 // (the last read did not fill its buffer).
-                tls.get_ref().0.readable().await?;
+                let tcp = tls.get_ref().0.get_ref();
+                std::future::poll_fn(|cx| tcp.poll_read_ready(cx)).await?;
             }
             let mut buf = vec![0u8; READ_CHUNK];
             let n = tls.read(&mut buf).await?;

@@ -29,9 +29,11 @@
 //!
 //! Long answers (FETCH) call [`Context::flush_if_large`] between items so that no buffer grows
 //! to the size of the answer. A handler that needs more input from the client (AUTHENTICATE's
-//! `+`, IDLE) sends a continuation with [`Context::continuation`] and reads with
-//! [`Context::next_input`].
+//! `+`) sends a continuation with [`Context::continuation`] and reads with
+//! [`Context::next_input`]. IDLE is the exception: it can last 30 minutes, so it does not wait
+//! inside its command but returns [`Then::Idle`], and the loop waits in an [`Idling`] state.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -118,8 +120,22 @@ pub struct Session {
     pub select_count: u32,
     /// EXPUNGE commands so far.
     pub expunge_count: u32,
-    /// A command frame read while IDLE instead of `DONE`: run next, as if just received.
-    pub replay: Option<crate::proto::Frame>,
+    /// A command frame read while IDLE instead of `DONE`: run next, as if just received (boxed:
+    /// it is rare, and every session carries the field).
+    pub replay: Option<Box<crate::proto::Frame>>,
+    /// Set while the session is in IDLE (see [`crate::commands::idle`]).
+    pub idling: Option<Idling>,
+}
+
+/// A session in IDLE: what the loop needs to end it. Kept small, as it is held for as long as
+/// the client idles.
+#[derive(Debug)]
+pub struct Idling {
+    /// The IDLE command's tag, for the tagged `OK IDLE terminated`.
+    pub tag: Box<str>,
+    /// When IDLE ends with `* BYE IDLE terminated` (`None`: the configured maximum is too
+    /// large to represent, so never).
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl Session {
@@ -187,7 +203,11 @@ impl Drop for ConnSlot {
 }
 
 /// Runs one session to its end.
-pub async fn run(shared: Arc<Shared>, conn: Connection) {
+///
+/// Not an `async fn`: the connection is taken apart and the transport and session state are
+/// built here, so the returned future holds them once (an `async fn` would also keep `conn`,
+/// its argument, for the session's whole life).
+pub fn run(shared: Arc<Shared>, conn: Connection) -> impl Future<Output = ()> + Send + 'static {
     let Connection {
         stream,
         info,
@@ -206,7 +226,7 @@ pub async fn run(shared: Arc<Shared>, conn: Connection) {
         config.max_inflate_bytes,
     );
     let mut session = Session {
-        id: info.id.clone(),
+        id: info.id,
         peer: info.peer,
         user: None,
         selected: None,
@@ -221,6 +241,7 @@ pub async fn run(shared: Arc<Shared>, conn: Connection) {
         select_count: 0,
         expunge_count: 0,
         replay: None,
+        idling: None,
     };
     tracing::debug!(session = %session.id, peer = %session.peer, secure, "IMAP connection");
     {
@@ -238,136 +259,196 @@ pub async fn run(shared: Arc<Shared>, conn: Connection) {
         ));
         io.write(greeting.as_bytes());
     }
-    // The streamed APPEND literal being received.
-    let mut spool: Option<Vec<u8>> = None;
-    loop {
-        let input = match session.replay.take() {
-            Some(frame) => Input::Event(FramerEvent::Frame(frame)),
-            None => {
+    async move {
+        let config = &shared.config;
+        // The streamed APPEND literal being received.
+        let mut spool: Option<Vec<u8>> = None;
+        loop {
+            // IDLE waits here, in the same read slot as between commands (not in a command future
+            // of its own). Nothing from one iteration is kept across this wait but `io`, `session`
+            // and `spool`: this await is where an idle session spends its life.
+            let input = if let Some(frame) = session.replay.take() {
+                Input::Event(FramerEvent::Frame(*frame))
+            } else {
                 let handle = session.user.as_ref().map(|u| u.handle.clone());
-                io.next_input(handle.as_deref()).await
-            }
-        };
-        match input {
-            Input::Event(FramerEvent::Frame(frame)) => {
-                let literal = spool.take();
-                let cmd = match parse_command(&frame, &session.parse_options()) {
-                    Ok(cmd) => cmd,
-                    Err(e) => {
-                        let line = match &e.tag {
-                            Some(tag) => format!("{tag} BAD {}\r\n", e.message),
-                            None => format!("* BAD {}\r\n", e.message),
-                        };
-                        drop(frame);
-                        io.write(line.as_bytes());
-                        if count_bad(&mut session, &mut io, config) {
-                            break;
-                        }
-                        continue;
-                    }
-                };
-                drop(frame);
-                let tag = cmd.tag.clone();
-                let (reply, then) = {
+                let deadline = session.idling.as_ref().and_then(|i| i.deadline);
+                io.next_input(handle.as_deref(), deadline).await
+            };
+            let (mut tag, mut reply) = {
+                if let Some(idling) = session.idling.as_ref() {
+                    let passed = idling
+                        .deadline
+                        .is_some_and(|d| tokio::time::Instant::now() >= d);
                     let mut ctx = Context {
                         shared: &shared,
                         session: &mut session,
                         io: &mut io,
                     };
-                    // Boxed: the largest command future (FETCH, APPEND…) would otherwise be part
-                    // of every idle session's task.
-                    let reply = Box::pin(dispatch::dispatch(&mut ctx, cmd, literal)).await;
-                    let then = reply.then;
-                    (reply, then)
-                };
-                io.write(reply.tagged_line(&tag).as_bytes());
-                if reply.status == Status::Bad && count_bad(&mut session, &mut io, config) {
-                    break;
-                }
-                match then {
-                    Then::Continue => {}
-                    Then::Close => break,
-                    Then::StartTls => {
-                        if io.flush().await.is_err() {
-                            break;
-                        }
-                        let Some(acceptor) = session.starttls.take() else {
-                            break;
-                        };
-                        if let Err(e) = Box::pin(io.start_tls(&acceptor.0, handshake_timeout)).await
-                        {
-                            tracing::debug!(session = %session.id, error = %e, "STARTTLS failed");
-                            break;
-                        }
-                        // As WildDuck: the upgraded socket gets its own (longer) timeout.
-                        io.set_timeout(config.starttls_socket_timeout);
+                    let end = match crate::commands::idle::on_input(&mut ctx, input, passed) {
+                        Some(reply) => Some(reply),
+                        // Still idling: pending changes and queued output go out before the
+                        // next wait.
+                        None => Box::pin(crate::commands::idle::before_wait(&mut ctx)).await,
+                    };
+                    match end {
+                        None => continue,
+                        Some(reply) => (idle_tag(&mut session), reply),
                     }
-                    Then::Compress => {
-                        if io.flush().await.is_err() {
+                } else {
+                    match input {
+                        Input::Event(FramerEvent::Frame(frame)) => {
+                            let literal = spool.take();
+                            let cmd = match parse_command(&frame, &session.parse_options()) {
+                                Ok(cmd) => cmd,
+                                Err(e) => {
+                                    let line = match &e.tag {
+                                        Some(tag) => format!("{tag} BAD {}\r\n", e.message),
+                                        None => format!("* BAD {}\r\n", e.message),
+                                    };
+                                    drop(frame);
+                                    io.write(line.as_bytes());
+                                    if count_bad(&mut session, &mut io, config) {
+                                        break;
+                                    }
+                                    continue;
+                                }
+                            };
+                            drop(frame);
+                            let tag = cmd.tag.clone();
+                            let mut ctx = Context {
+                                shared: &shared,
+                                session: &mut session,
+                                io: &mut io,
+                            };
+                            // Boxed: the largest command future (FETCH, APPEND…) would otherwise
+                            // be part of every idle session's task.
+                            let reply = Box::pin(dispatch::dispatch(&mut ctx, cmd, literal)).await;
+                            (tag, reply)
+                        }
+                        Input::Event(FramerEvent::Continue) => {
+                            io.write(b"+ Go ahead\r\n");
+                            continue;
+                        }
+                        Input::Event(FramerEvent::LiteralStart { size, continuation }) => {
+                            // Sized up front but never beyond 1 MiB before data arrives: a client
+                            // cannot make us reserve memory it does not send.
+                            let cap = usize::try_from(size.min(1024 * 1024)).unwrap_or(0);
+                            spool = Some(Vec::with_capacity(cap));
+                            if continuation {
+                                io.write(b"+ Go ahead\r\n");
+                            }
+                            continue;
+                        }
+                        Input::Event(FramerEvent::LiteralData(chunk)) => {
+                            if let Some(s) = spool.as_mut() {
+                                s.extend_from_slice(&chunk);
+                            }
+                            continue;
+                        }
+                        Input::Event(FramerEvent::Error(e)) => {
+                            spool = None;
+                            let tag = e.tag.as_deref().unwrap_or("*");
+                            let (status, text) = match &e.kind {
+                                FrameErrorKind::LineTooLong => ("BAD", e.to_string()),
+                                FrameErrorKind::CommandTooLarge => ("BAD", e.to_string()),
+                                FrameErrorKind::InvalidLiteralSize => ("BAD", e.to_string()),
+                                FrameErrorKind::LiteralTooLarge { .. } => ("NO", e.to_string()),
+                                FrameErrorKind::TooBig { .. } => ("NO", format!("[TOOBIG] {e}")),
+                            };
+                            io.write(format!("{tag} {status} {text}\r\n").as_bytes());
+                            if status == "BAD" && count_bad(&mut session, &mut io, config) {
+                                break;
+                            }
+                            continue;
+                        }
+                        Input::Event(FramerEvent::NeedMore) => continue,
+                        Input::Closed => break,
+                        Input::Timeout => {
+                            io.write(b"* BYE Idle timeout, closing connection\r\n");
                             break;
                         }
-                        io.start_deflate();
+                        Input::Shutdown => {
+                            io.write(b"* BYE System shutdown\r\n");
+                            break;
+                        }
+                        Input::InflateLimit => {
+                            io.write(b"* BYE Too much data, closing connection\r\n");
+                            break;
+                        }
+                        Input::Notified => {
+                            let mut ctx = Context {
+                                shared: &shared,
+                                session: &mut session,
+                                io: &mut io,
+                            };
+                            if Box::pin(updates::on_notified(&mut ctx)).await {
+                                break;
+                            }
+                            continue;
+                        }
                     }
                 }
-            }
-            Input::Event(FramerEvent::Continue) => io.write(b"+ Go ahead\r\n"),
-            Input::Event(FramerEvent::LiteralStart { size, continuation }) => {
-                // Sized up front but never beyond 1 MiB before data arrives: a client cannot make
-                // us reserve memory it does not send.
-                let cap = usize::try_from(size.min(1024 * 1024)).unwrap_or(0);
-                spool = Some(Vec::with_capacity(cap));
-                if continuation {
-                    io.write(b"+ Go ahead\r\n");
-                }
-            }
-            Input::Event(FramerEvent::LiteralData(chunk)) => {
-                if let Some(s) = spool.as_mut() {
-                    s.extend_from_slice(&chunk);
-                }
-            }
-            Input::Event(FramerEvent::Error(e)) => {
-                spool = None;
-                let tag = e.tag.as_deref().unwrap_or("*");
-                let (status, text) = match &e.kind {
-                    FrameErrorKind::LineTooLong => ("BAD", e.to_string()),
-                    FrameErrorKind::CommandTooLarge => ("BAD", e.to_string()),
-                    FrameErrorKind::InvalidLiteralSize => ("BAD", e.to_string()),
-                    FrameErrorKind::LiteralTooLarge { .. } => ("NO", e.to_string()),
-                    FrameErrorKind::TooBig { .. } => ("NO", format!("[TOOBIG] {e}")),
-                };
-                io.write(format!("{tag} {status} {text}\r\n").as_bytes());
-                if status == "BAD" && count_bad(&mut session, &mut io, config) {
-                    break;
-                }
-            }
-            Input::Event(FramerEvent::NeedMore) => {}
-            Input::Closed => break,
-            Input::Timeout => {
-                io.write(b"* BYE Idle timeout, closing connection\r\n");
-                break;
-            }
-            Input::Shutdown => {
-                io.write(b"* BYE System shutdown\r\n");
-                break;
-            }
-            Input::InflateLimit => {
-                io.write(b"* BYE Too much data, closing connection\r\n");
-                break;
-            }
-            Input::Notified => {
+            };
+            if reply.then == Then::Idle {
+                // No tagged line yet: it is written when IDLE ends (`idle_tag`).
+                session.idling = Some(Idling {
+                    tag: std::mem::take(&mut tag).into_boxed_str(),
+                    deadline: tokio::time::Instant::now().checked_add(config.idle_timeout),
+                });
                 let mut ctx = Context {
                     shared: &shared,
                     session: &mut session,
                     io: &mut io,
                 };
-                if Box::pin(updates::on_notified(&mut ctx)).await {
-                    break;
+                match Box::pin(crate::commands::idle::before_wait(&mut ctx)).await {
+                    None => continue,
+                    Some(end) => {
+                        reply = end;
+                        tag = idle_tag(&mut session);
+                    }
+                }
+            }
+            io.write(reply.tagged_line(&tag).as_bytes());
+            if reply.status == Status::Bad && count_bad(&mut session, &mut io, config) {
+                break;
+            }
+            match reply.then {
+                Then::Continue | Then::Idle => {}
+                Then::Close => break,
+                Then::StartTls => {
+                    if io.flush().await.is_err() {
+                        break;
+                    }
+                    let Some(acceptor) = session.starttls.take() else {
+                        break;
+                    };
+                    if let Err(e) = Box::pin(io.start_tls(&acceptor.0, handshake_timeout)).await {
+                        tracing::debug!(session = %session.id, error = %e, "STARTTLS failed");
+                        break;
+                    }
+                    // As WildDuck: the upgraded socket gets its own (longer) timeout.
+                    io.set_timeout(config.starttls_socket_timeout);
+                }
+                Then::Compress => {
+                    if io.flush().await.is_err() {
+                        break;
+                    }
+                    io.start_deflate();
                 }
             }
         }
+        io.close().await;
+        tracing::debug!(session = %session.id, "IMAP connection closed");
     }
-    io.close().await;
-    tracing::debug!(session = %session.id, "IMAP connection closed");
+}
+
+/// Leaves the idling state and gives back the IDLE command's tag.
+fn idle_tag(session: &mut Session) -> String {
+    session
+        .idling
+        .take()
+        .map(|i| String::from(i.tag))
+        .unwrap_or_default()
 }
 
 /// Counts a BAD answer; `true` when the limit is passed and `* BYE` was queued.
