@@ -221,6 +221,10 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
     let task_runner = storage
         .services
         .spawn_task_runner(wildduck_core::service::tasks::TaskRunnerOptions::default());
+    // Expired entries of the archive of deleted messages, as WildDuck's GC (every 15 minutes).
+    let archive_purger = storage
+        .services
+        .spawn_archive_purger(wildduck_core::service::archive::PURGE_INTERVAL);
     let mut tasks = tokio::task::JoinSet::new();
     for b in bound {
         tasks.spawn(b.serve(servers.clone(), shutdown.signal()));
@@ -255,6 +259,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
         tracing::warn!("sessions still open after the grace time; exiting anyway");
         tasks.abort_all();
     }
+    archive_purger.abort();
     // A task still running after the grace time is left to its lease: the next start (or
     // another instance) takes it over when the lease runs out.
     if tokio::time::timeout(grace, task_runner.stop())

@@ -22,6 +22,9 @@ pub const ARCHIVE_TIME: Duration = Duration::from_secs(25 * 24 * 3600);
 /// How many expired entries one purge step handles.
 pub const PURGE_BATCH: usize = 500;
 
+/// How often a daemon purges expired archive entries (WildDuck's GC runs every 15 minutes).
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
 /// The English name of the range restore's folder (WildDuck's `Restored` translation); the
 /// folder is `Restored (YYYY-MM-DD)` with today's UTC date.
 pub const RESTORED_FOLDER: &str = "Restored";
@@ -325,6 +328,29 @@ impl Services {
                 return Ok(total);
             }
         }
+    }
+
+    /// Starts a background loop on the current tokio runtime that runs
+    /// [`Services::purge_expired_archived`] every `interval` (the first pass at once), as
+    /// WildDuck's GC does. Every instance may run one: each entry's references are released by
+    /// the one purge that removed it. Errors are logged and the loop goes on; abort the handle
+    /// to stop it.
+    pub fn spawn_archive_purger(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let services = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match services.purge_expired_archived(Timestamp::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired archived messages purged"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "purging expired archived messages failed")
+                    }
+                }
+            }
+        })
     }
 
     /// WildDuck refuses new content once `storageUsed` is above the quota; a restore adds the
