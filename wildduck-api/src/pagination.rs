@@ -96,26 +96,59 @@ pub fn paginate<T>(
         (0, req.limit.min(total))
     };
     let page_items = items.get(start..end).unwrap_or_default();
-    let has_prev = start > 0;
-    let has_next = end < total;
-    let previous = match page_items.first() {
-        Some(first) if has_prev => json!(encode('p', &key(first))),
+    page_fields(
+        total as u64,
+        req,
+        PageEdges {
+            has_previous: start > 0,
+            has_next: end < total,
+            first_key: page_items.first().map(&key),
+            last_key: page_items.last().map(&key),
+        },
+        page_items.iter().map(render).collect(),
+    )
+}
+
+/// Where a page sits: whether items exist on either side, and the sort keys at its edges.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageEdges {
+    /// Items exist before the page.
+    pub has_previous: bool,
+    /// Items exist after the page.
+    pub has_next: bool,
+    /// The first item's sort key.
+    pub first_key: Option<String>,
+    /// The last item's sort key.
+    pub last_key: Option<String>,
+}
+
+/// The response fields `success`, `total`, `page`, `previousCursor`, `nextCursor` and `results` for a
+/// page cut elsewhere (by the store, with a limit) — the same cursors as [`paginate`] makes.
+pub fn page_fields(
+    total: u64,
+    req: &PageRequest,
+    edges: PageEdges,
+    results: Vec<Value>,
+) -> Map<String, Value> {
+    let previous = match &edges.first_key {
+        Some(first) if edges.has_previous => json!(encode('p', first)),
         _ => json!(false),
     };
-    let next = match page_items.last() {
-        Some(last) if has_next => json!(encode('n', &key(last))),
+    let next = match &edges.last_key {
+        Some(last) if edges.has_next => json!(encode('n', last)),
         _ => json!(false),
     };
-    let page = if has_prev { req.page.max(1) } else { 1 };
+    let page = if edges.has_previous {
+        req.page.max(1)
+    } else {
+        1
+    };
     let mut out = Map::new();
     out.insert("success".into(), json!(true));
     out.insert("total".into(), json!(total));
     out.insert("page".into(), json!(page));
     out.insert("previousCursor".into(), previous);
     out.insert("nextCursor".into(), next);
-    out.insert(
-        "results".into(),
-        Value::Array(page_items.iter().map(render).collect()),
-    );
+    out.insert("results".into(), Value::Array(results));
     out
 }

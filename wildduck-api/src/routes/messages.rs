@@ -12,13 +12,14 @@ use wildduck_core::message::{StoredMessage, header as hdr};
 use wildduck_core::model::{
     Flag, FlagOp, Flags, Mailbox, MailboxId, MessageMeta, Timestamp, Uid, UidSet, UserId,
 };
+use wildduck_core::service::listing::{PageCursor, PageSpec};
 use wildduck_core::service::messages::{AppendRequest, FetchedMessage};
 use wildduck_core::{ErrorKind, store::MessageFilter};
 
 use super::{iso_date, ok};
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult, MAILBOX_NF, MESSAGE_NF};
-use crate::pagination::{PageRequest, paginate};
+use crate::pagination::{PageEdges, PageRequest, page_fields};
 use crate::params::{Params, Validator};
 use crate::routes::mailboxes::load_mailbox;
 use crate::routes::users::load_user;
@@ -236,38 +237,41 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
     v.finish(false)?;
     let mb = resolve(&state, user, mb).await?;
     let s = &state.services;
-    let mut metas = s
-        .fetch_meta(user, &mb, &MessageFilter::default())
+    // The page is cut by the store through the (mailbox, uid) index; only its messages are loaded.
+    let key = |u: u32| format!("{u:010}");
+    let parse_key = |k: &str| k.parse::<u32>().ok().map(Uid);
+    let cursor = match (&page.next, &page.previous) {
+        (Some(k), _) => parse_key(k).map(PageCursor::After),
+        (None, Some(k)) => parse_key(k).map(PageCursor::Before),
+        (None, None) => Some(PageCursor::First),
+    }
+    .ok_or_else(|| {
+        let field = if page.next.is_some() {
+            "next"
+        } else {
+            "previous"
+        };
+        ApiError::invalid_field(field, format!("\"{field}\" must be a valid cursor"))
+    })?;
+    let window = s
+        .message_page(
+            &mb,
+            PageSpec {
+                cursor,
+                descending: order.as_deref() != Some("asc"),
+                limit: page.limit,
+                unseen_only,
+            },
+        )
         .await
         .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
-    if unseen_only {
-        metas.retain(|m| !m.flags.contains(&Flag::Seen));
-    }
-    let ascending = order.as_deref() == Some("asc");
-    if !ascending {
-        metas.reverse();
-    }
-    // Cut the page on metadata, then load content for that page only.
-    let cut = paginate(
-        metas,
-        &page,
-        ascending,
-        |m| format!("{:010}", m.uid.0),
-        |m| json!(m.uid.0),
-    );
-    let uids: Vec<u32> = cut
-        .get("results")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_u64())
-                .map(|x| x as u32)
-                .collect()
-        })
-        .unwrap_or_default();
+    let (total, unseen) = s
+        .message_counts(&mb)
+        .await
+        .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
     let mut set = UidSet::new();
-    for u in &uids {
-        set.insert(*u);
+    for u in &window.uids {
+        set.insert(u.0);
     }
     let loaded = if set.is_empty() {
         Vec::new()
@@ -276,11 +280,24 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
             .await
             .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?
     };
-    let results: Vec<Value> = uids
+    // A message expunged between the two reads is left out, as if it had gone before.
+    let results: Vec<Value> = window
+        .uids
         .iter()
-        .filter_map(|u| loaded.iter().find(|f| f.meta.uid.0 == *u))
+        .filter_map(|u| loaded.iter().find(|f| f.meta.uid == *u))
         .map(list_item)
         .collect();
+    let cut = page_fields(
+        if unseen_only { unseen } else { total },
+        &page,
+        PageEdges {
+            has_previous: window.has_previous,
+            has_next: window.has_next,
+            first_key: window.uids.first().map(|u| key(u.0)),
+            last_key: window.uids.last().map(|u| key(u.0)),
+        },
+        Vec::new(),
+    );
     let mut body = cut;
     body.insert("results".into(), Value::Array(results));
     body.insert(

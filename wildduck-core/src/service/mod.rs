@@ -16,6 +16,7 @@ pub mod asps;
 pub mod authlog;
 mod fetch;
 pub mod forwarded;
+pub mod listing;
 pub mod login;
 pub mod mailboxes;
 pub mod messages;

@@ -18,20 +18,20 @@ use async_trait::async_trait;
 use crate::Result;
 use crate::message::StoredMessage;
 
+pub mod archive;
 #[cfg(feature = "scale-out")]
 pub mod mongo;
 pub mod pop3;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
+pub use archive::{ArchiveOutcome, ArchiveStore, ArchivedMessage};
 pub mod tasks;
-pub use tasks::{LockToken, Task, TaskStatus, TaskStore};
-pub mod archive;
 use crate::model::{
     Address, AddressId, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
     ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, User, UserId, UserUpdate,
 };
 use crate::model::{ObjectId, RegisterEntry};
-pub use archive::{ArchiveOutcome, ArchiveStore, ArchivedMessage};
+pub use tasks::{LockToken, Task, TaskStatus, TaskStore};
 
 /// Users.
 #[async_trait]
@@ -184,7 +184,6 @@ pub trait AddressStore: Send + Sync + std::fmt::Debug {
     async fn update_address(&self, address: &Address) -> Result<bool>;
     /// Every address (of users and forwarded), sorted by `addrview`.
     async fn list_all_addresses(&self) -> Result<Vec<Address>>;
-
     /// Deletes a forwarded address (one without a user). `false` when absent or a user's. A
     /// backend without forwarded addresses answers with a `Backend` error (the default).
     async fn delete_forwarded(&self, id: AddressId) -> Result<bool> {
@@ -292,6 +291,34 @@ pub struct MessageFilter {
     pub changed_since: Option<ModSeq>,
     /// Only messages flagged `\Deleted` (EXPUNGE).
     pub deleted_only: bool,
+}
+
+/// A window of a mailbox's UIDs in listing order, for paged listings (the API's message list):
+/// what [`MessageStore::uid_window`] answers with one indexed read instead of the whole mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UidWindow {
+    /// Start strictly after this UID in listing order (`None`: from the first).
+    pub after: Option<Uid>,
+    /// Listing order: newest (highest UID) first.
+    pub descending: bool,
+    /// At most this many UIDs.
+    pub limit: usize,
+    /// Only messages without `\Seen`.
+    pub unseen_only: bool,
+}
+
+impl UidWindow {
+    /// Applies the window to a sorted UID list (ascending) — the reference semantics a backend's
+    /// indexed query must match.
+    pub fn select(&self, sorted: &[Uid]) -> Vec<Uid> {
+        let take = |it: &mut dyn Iterator<Item = &Uid>| it.copied().take(self.limit).collect();
+        match (self.descending, self.after) {
+            (false, None) => take(&mut sorted.iter()),
+            (false, Some(a)) => take(&mut sorted.iter().filter(|u| **u > a)),
+            (true, None) => take(&mut sorted.iter().rev()),
+            (true, Some(a)) => take(&mut sorted.iter().rev().filter(|u| **u < a)),
+        }
+    }
 }
 
 /// UID, MODSEQ and flags of one message: all that `FETCH (FLAGS)` (with `UID`, `MODSEQ`)
@@ -498,6 +525,22 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     }
     /// Number of messages and of unseen messages.
     async fn counts(&self, mailbox: MailboxId) -> Result<(u64, u64)>;
+    /// The UIDs of one [`UidWindow`], in listing order. This default reads every UID (and, for
+    /// `unseen_only`, every message's metadata); a backend should answer it with one query
+    /// through its (mailbox, uid) index with a limit.
+    async fn uid_window(&self, mailbox: MailboxId, window: UidWindow) -> Result<Vec<Uid>> {
+        let uids = if window.unseen_only {
+            self.find_meta(mailbox, &MessageFilter::default())
+                .await?
+                .into_iter()
+                .filter(|m| !m.flags.contains(&crate::model::Flag::Seen))
+                .map(|m| m.uid)
+                .collect()
+        } else {
+            self.list_uids(mailbox).await?
+        };
+        Ok(window.select(&uids))
+    }
     /// Changes flags of the messages at `uids` as `op` says, atomically per message, with one MODSEQ
     /// allocated from the mailbox for the whole batch (only when something changes). Messages whose
     /// MODSEQ is above `unchanged_since` are refused, not changed. Unchanged messages keep their
@@ -805,10 +848,10 @@ pub struct Backend {
     pub asps: Arc<dyn AspStore>,
     /// Authentication log.
     pub authlog: Arc<dyn AuthLogStore>,
-    /// The persisted task queue.
-    pub tasks: Arc<dyn TaskStore>,
     /// The archive of deleted messages.
     pub archive: Arc<dyn ArchiveStore>,
+    /// The persisted task queue.
+    pub tasks: Arc<dyn TaskStore>,
 }
 
 /// The step-by-step append behind [`MessageStore::append_message`]'s default, for backends

@@ -4,6 +4,7 @@
 mod archive;
 mod forwarded;
 mod journal;
+mod listing;
 mod messages;
 mod search;
 mod seen;
@@ -40,6 +41,7 @@ pub async fn run_all(s: &Services) {
     seen::run_all(s).await;
     forwarded::run_all(s).await;
     tasks::run_all(s).await;
+    listing::run_all(s).await;
 }
 
 async fn users(s: &Services) {

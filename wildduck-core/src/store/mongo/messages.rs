@@ -15,7 +15,7 @@ use crate::model::{
     Uid, UidSet, UserId,
 };
 use crate::store::{
-    CopiedUid, FlagChange, FlagResult, FlagsRow, MessageFilter, MessageStore, NewMessage,
+    CopiedUid, FlagChange, FlagResult, FlagsRow, MessageFilter, MessageStore, NewMessage, UidWindow,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -251,6 +251,34 @@ impl MessageStore for MongoMessages {
             .projection(doc! { "_id": 0, "uid": 1 })
             .sort(doc! { "uid": 1 })
             .batch_size(10_000)
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| u32::try_from(get_u64(d, "uid")).ok().map(Uid))
+            .collect())
+    }
+
+    async fn uid_window(&self, mailbox: MailboxId, window: UidWindow) -> Result<Vec<Uid>> {
+        // One find through the {mailbox, uid} index, sorted and limited on the server.
+        let mut filter = doc! { "mailbox": oid(mailbox.0) };
+        if let Some(after) = window.after {
+            let op = if window.descending { "$lt" } else { "$gt" };
+            filter.insert("uid", doc! { op: i64::from(after.0) });
+        }
+        if window.unseen_only {
+            filter.insert("unseen", true);
+        }
+        let dir = if window.descending { -1 } else { 1 };
+        let docs: Vec<Document> = self
+            .coll
+            .find(filter)
+            .projection(doc! { "_id": 0, "uid": 1 })
+            .sort(doc! { "uid": dir })
+            .limit(i64::try_from(window.limit).unwrap_or(i64::MAX))
             .await
             .map_err(backend)?
             .try_collect()

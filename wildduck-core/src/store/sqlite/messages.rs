@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::store::{
     AppendMessage, Backend, CopiedUid, FlagChange, FlagResult, FlagsRow, MessageFilter,
-    MessageStore, NewMessage, SelectState, stamp_entry,
+    MessageStore, NewMessage, SelectState, UidWindow, stamp_entry,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -377,6 +377,46 @@ impl MessageStore for SqliteStore {
                 out.push(meta_from(row).map_err(sql)?.1);
             }
             out.reverse();
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn uid_window(&self, mailbox: MailboxId, window: UidWindow) -> Result<Vec<Uid>> {
+        // One range scan of the (mailbox, uid) index, stopped at the limit.
+        let (cmp, order, from) = if window.descending {
+            (
+                "<",
+                "DESC",
+                window
+                    .after
+                    .map_or(i64::from(u32::MAX) + 1, |u| i64::from(u.0)),
+            )
+        } else {
+            (">", "ASC", window.after.map_or(0, |u| i64::from(u.0)))
+        };
+        let unseen = if window.unseen_only {
+            " AND seen = 0"
+        } else {
+            ""
+        };
+        let query = format!(
+            "SELECT uid FROM messages WHERE mailbox = ?1 AND uid {cmp} ?2{unseen} \
+             ORDER BY uid {order} LIMIT ?3"
+        );
+        let limit = i64::try_from(window.limit).unwrap_or(i64::MAX);
+        self.read(move |tx| {
+            let mut stmt = tx.prepare_cached(&query).map_err(sql)?;
+            let mut rows = stmt
+                .query(params![idb(mailbox.0), from, limit])
+                .map_err(sql)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(sql)? {
+                let uid: i64 = row.get(0).map_err(sql)?;
+                if let Ok(u) = u32::try_from(uid) {
+                    out.push(Uid(u));
+                }
+            }
             Ok(out)
         })
         .await
