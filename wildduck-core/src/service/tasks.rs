@@ -22,9 +22,13 @@ use crate::{Error, ErrorKind, Result};
 /// Purges a deleted user's data (WildDuck's `user-delete`).
 pub const USER_DELETE: &str = "user-delete";
 
+/// Restores the archived messages of a deletion time range (WildDuck's `restore`:
+/// `data: {user, start, end}`).
+pub const RESTORE: &str = "restore";
+
 /// The kinds this build runs. Tasks of other kinds (written by a WildDuck instance on the same
 /// database, e.g. `acme`) are left for the instances that know them.
-pub const TASK_KINDS: &[&str] = &[USER_DELETE];
+pub const TASK_KINDS: &[&str] = &[USER_DELETE, RESTORE];
 
 /// How long a claim holds a task before another instance may take it over (WildDuck's
 /// `TASK_LOCK_INTERVAL`: one hour).
@@ -197,6 +201,7 @@ impl Services {
                     .ok_or_else(|| Error::invalid("user-delete task without a user"))?;
                 self.purge_deleted_user(user).await
             }
+            RESTORE => self.run_restore_task(task).await,
             other => Err(Error::new(
                 ErrorKind::Invalid,
                 format!("no handler for task kind {other:?}"),
