@@ -101,6 +101,7 @@ pub fn router(state: ApiState) -> Router {
             get(users::get).put(users::update).delete(users::delete),
         )
         .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route("/quota/reset", post(users::quota_reset_all))
         .route(
             "/users/{user}/restore",
             get(users::restore_info).post(users::restore),

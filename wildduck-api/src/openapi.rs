@@ -211,6 +211,13 @@ pub const ROUTES: &[Route] = &[
         "Recalculate quota usage",
     ),
     (
+        HttpMethod::Post,
+        "/quota/reset",
+        "Users",
+        "recalculateQuotaAllUsers",
+        "Recalculate quota usage for all users (queues the quota task)",
+    ),
+    (
         HttpMethod::Get,
         "/users/{user}/restore",
         "Users",

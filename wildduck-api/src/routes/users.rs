@@ -405,6 +405,18 @@ pub async fn quota_reset(State(state): State<ApiState>, p: Params) -> Result<Res
     })))
 }
 
+/// `POST /quota/reset` → `{"success": true, "task"}`: queues WildDuck's `quota` task, which
+/// recomputes every user's `storageUsed` in the background.
+pub async fn quota_reset_all(State(state): State<ApiState>, p: Params) -> ApiResult {
+    Validator::new(&p).finish(true)?;
+    let task = state
+        .services
+        .schedule_task(wildduck_core::service::tasks::QUOTA, None, json!({}), None)
+        .await
+        .map_err(|e| ApiError::from_core(e, USER_NF))?;
+    Ok(ok(json!({ "success": true, "task": task.to_string() })))
+}
+
 /// `POST /users/:user/password/reset` (`validAfter`): sets a temporary password (12 letters and
 /// digits, usable for the master scope for 24 hours from `validAfter`, next to the account
 /// password) → `{"success": true, "password", "validAfter"}`.

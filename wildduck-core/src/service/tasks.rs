@@ -26,9 +26,13 @@ pub const USER_DELETE: &str = "user-delete";
 /// `data: {user, start, end}`).
 pub const RESTORE: &str = "restore";
 
+/// Recomputes every user's `storageUsed` from its messages (WildDuck's `quota`, scheduled by
+/// `POST /quota/reset`; `data: {}`).
+pub const QUOTA: &str = "quota";
+
 /// The kinds this build runs. Tasks of other kinds (written by a WildDuck instance on the same
 /// database, e.g. `acme`) are left for the instances that know them.
-pub const TASK_KINDS: &[&str] = &[USER_DELETE, RESTORE];
+pub const TASK_KINDS: &[&str] = &[USER_DELETE, RESTORE, QUOTA];
 
 /// How long a claim holds a task before another instance may take it over (WildDuck's
 /// `TASK_LOCK_INTERVAL`: one hour).
@@ -202,6 +206,7 @@ impl Services {
                 self.purge_deleted_user(user).await
             }
             RESTORE => self.run_restore_task(task).await,
+            QUOTA => self.recalculate_all_quotas().await.map(|_| ()),
             other => Err(Error::new(
                 ErrorKind::Invalid,
                 format!("no handler for task kind {other:?}"),

@@ -640,6 +640,23 @@ impl Services {
         self.backend.users.set_storage(id, sum).await?;
         Ok(sum)
     }
+
+    /// [`Services::recalculate_quota`] for every user (the `quota` task): writes only where the
+    /// stored figure is off, and returns how many users were corrected. Not transactional, as
+    /// WildDuck's: a message arriving meanwhile can leave one user's figure off by its size until
+    /// the next append or reset. Safe to run again from the start.
+    pub async fn recalculate_all_quotas(&self) -> Result<u64> {
+        let mut corrected = 0;
+        for user in self.backend.users.list_users().await? {
+            let sum = self.backend.messages.sum_sizes(user.id).await?;
+            if sum != user.storage_used {
+                self.backend.users.set_storage(user.id, sum).await?;
+                tracing::info!(user = %user.id, stored = user.storage_used, calculated = sum, "quota corrected");
+                corrected += 1;
+            }
+        }
+        Ok(corrected)
+    }
 }
 
 #[cfg(test)]
