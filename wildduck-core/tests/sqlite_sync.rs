@@ -92,7 +92,10 @@ async fn optimized_fsyncs_appends_but_not_flag_changes_or_expunges() {
     })
     .await;
     // (A background write the append spawned may land in the window: it is durable too.)
-    assert!(full >= 1 && full == n, "append: fsynced ({n} commits, {full} fsynced)");
+    assert!(
+        full >= 1 && full == n,
+        "append: fsynced ({n} commits, {full} fsynced)"
+    );
     let uid = append(&s, &u, &inbox).await;
     let one = UidSet::range(uid.0, uid.0);
     let deleted: Flags = std::iter::once(Flag::Deleted).collect();
