@@ -262,7 +262,6 @@ pub async fn resolve(State(state): State<ApiState>, p: Params) -> ApiResult {
     let wildcard = v.opt_bool("allowWildcard").unwrap_or(false);
     v.finish(true)?;
     let address = address.unwrap_or_default();
-    let nf = || ApiError::not_found(ADDRESS_NF.0, ADDRESS_NF.1);
     let found = if address.contains('@') {
         state
             .services
@@ -280,12 +279,9 @@ pub async fn resolve(State(state): State<ApiState>, p: Params) -> ApiResult {
         })?;
         state
             .services
-            .backend()
-            .addresses
-            .get_address(id)
+            .address_by_id(id)
             .await
             .map_err(|e| ApiError::from_core(e, ADDRESS_NF))?
-            .ok_or_else(nf)?
     };
     if found.user.is_none() && found.forwarding.is_some() {
         // A forwarded address: its targets, forward counter and autoreply.

@@ -108,6 +108,15 @@ impl Services {
         self.backend.addresses.list_addresses(user).await
     }
 
+    /// An address record by its id, user or forwarded (`NotFound` when absent).
+    pub async fn address_by_id(&self, id: AddressId) -> Result<Address> {
+        self.backend
+            .addresses
+            .get_address(id)
+            .await?
+            .ok_or_else(|| Error::not_found("no such address"))
+    }
+
     /// Resolves an address to its record: exact (dotless, label-less) match first, then, when
     /// `wildcard`, the most specific `prefix*@domain` / `*suffix@domain` / `*@domain`, then
     /// `local@*`. Two queries at most.
