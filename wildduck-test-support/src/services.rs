@@ -104,3 +104,30 @@ pub async fn env_with(kind: Kind, options: EnvOptions) -> Env {
         }
     }
 }
+
+/// Appends `raw` with `flags` (e.g. `["\\Seen"]`) to `user`'s `mailbox` (by path) through the
+/// services, not over a protocol: how a test puts messages in place.
+pub async fn put(
+    services: &Services,
+    user: &wildduck_core::model::User,
+    mailbox: &str,
+    raw: &[u8],
+    flags: &[&str],
+) {
+    let mb = services
+        .find_mailbox(user.id, mailbox)
+        .await
+        .expect("mailbox");
+    services
+        .append(
+            user.id,
+            mb.id,
+            wildduck_core::service::messages::AppendRequest {
+                raw,
+                flags: wildduck_core::model::Flags::parse(flags.iter().copied()).expect("flags"),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("append");
+}

@@ -2,32 +2,13 @@
 //! directly and reading a mailbox back as the store holds it.
 #![allow(dead_code)]
 
-use wildduck_core::model::{Flags, UidSet, User};
+use wildduck_core::model::{UidSet, User};
 use wildduck_core::service::Services;
-use wildduck_core::service::messages::AppendRequest;
 
 #[allow(unused_imports)] // each test binary uses a different part
 pub use wildduck_test_support::clients::{crlf_to_lf, lf_to_crlf, maildir_files, require_tool};
-
-/// Appends `raw` with `flags` to `mailbox` through the services (not over IMAP).
-pub async fn put(services: &Services, user: &User, mailbox: &str, raw: &[u8], flags: &[&str]) {
-    let mb = services
-        .find_mailbox(user.id, mailbox)
-        .await
-        .expect("mailbox");
-    services
-        .append(
-            user.id,
-            mb.id,
-            AppendRequest {
-                raw,
-                flags: Flags::parse(flags.iter().copied()).expect("flags"),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("append");
-}
+#[allow(unused_imports)] // each test binary uses a different part
+pub use wildduck_test_support::services::put;
 
 /// A mailbox as the store holds it: (uid, bytes, sorted flags) in UID order.
 pub async fn stored(

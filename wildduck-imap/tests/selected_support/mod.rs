@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wildduck_core::model::{Flags, User};
-use wildduck_core::service::messages::AppendRequest;
+use wildduck_core::model::User;
 use wildduck_core::service::users::NewUser;
 use wildduck_core::service::{ServiceConfig, Services};
 use wildduck_imap::net::{Listener, ListenerConfig, Shutdown};
@@ -131,24 +130,9 @@ pub async fn user(services: &Services, username: &str) -> User {
         .expect("user")
 }
 
-pub async fn append(services: &Services, user: &User, mailbox: &str, raw: &[u8], flags: &[&str]) {
-    let mb = services
-        .find_mailbox(user.id, mailbox)
-        .await
-        .expect("mailbox");
-    services
-        .append(
-            user.id,
-            mb.id,
-            AppendRequest {
-                raw,
-                flags: Flags::parse(flags.iter().copied()).expect("flags"),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("append");
-}
+/// Appends through the services (not over IMAP).
+#[allow(unused_imports)] // each test binary uses a different part
+pub use wildduck_test_support::services::put as append;
 
 /// Three small messages.
 pub fn fixtures() -> Vec<Vec<u8>> {
