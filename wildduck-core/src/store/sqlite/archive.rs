@@ -5,15 +5,12 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::journal::append_in as journal_append_in;
-use super::mailboxes::{add_keywords_in, allocate_in};
-use super::messages::{META, META_LEN, insert_row, meta_from};
-use super::{SqliteStore, i, idb, sql};
+use super::mailboxes::allocate_in;
+use super::messages::{META, META_LEN, insert_allocated_in, meta_from};
+use super::{SqliteStore, idb, sql};
 use crate::message::StoredMessage;
 use crate::model::{MailboxId, MessageId, MessageMeta, Timestamp, UserId};
-use crate::store::{
-    AppendMessage, ArchiveOutcome, ArchiveStore, ArchivedMessage, Backend, stamp_entry,
-};
+use crate::store::{AppendMessage, ArchiveOutcome, ArchiveStore, ArchivedMessage, Backend};
 use crate::{Error, Result};
 
 /// Reads a row of `SELECT {META}, m.archived, m.expires … FROM archived m`.
@@ -219,22 +216,7 @@ impl ArchiveStore for SqliteStore {
                 .ok_or_else(|| Error::not_found("no such mailbox"))?;
             meta.uid = uid;
             meta.modseq = modseq;
-            let rid = insert_row(tx, &meta)?;
-            tx.prepare_cached("INSERT INTO message_content (rid, data) VALUES (?1, ?2)")
-                .map_err(sql)?
-                .execute(params![rid, data])
-                .map_err(sql)?;
-            tx.prepare_cached("UPDATE users SET storage_used = storage_used + ?1 WHERE id = ?2")
-                .map_err(sql)?
-                .execute(params![i(meta.size), idb(meta.user.0)])
-                .map_err(sql)?;
-            if !keywords.is_empty() {
-                add_keywords_in(tx, meta.mailbox, &keywords)?;
-            }
-            if let Some(mut entry) = journal {
-                stamp_entry(&mut entry, &meta);
-                journal_append_in(tx, std::slice::from_ref(&entry))?;
-            }
+            insert_allocated_in(tx, &meta, &data, &keywords, journal)?;
             tx.prepare_cached("DELETE FROM archived WHERE id = ?1")
                 .map_err(sql)?
                 .execute([idb(meta.id.0)])

@@ -12,8 +12,8 @@ use super::threads::resolve_in;
 use super::{SqliteStore, codec, i, id_at, idb, opt_id_at, sql, u_at};
 use crate::message::StoredMessage;
 use crate::model::{
-    Flag, FlagOp, Flags, Mailbox, MailboxId, MessageId, MessageMeta, ModSeq, SpecialUse, ThreadId,
-    Timestamp, Uid, UidSet, UserId,
+    Flag, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta, ModSeq,
+    SpecialUse, ThreadId, Timestamp, Uid, UidSet, UserId,
 };
 use crate::store::{
     AppendMessage, Backend, CopiedUid, FlagChange, FlagResult, FlagsRow, MessageFilter,
@@ -222,6 +222,35 @@ pub(super) fn insert_row(conn: &Connection, m: &MessageMeta) -> Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
+/// The part of storing a message after its UID and MODSEQ are allocated, shared by an append and
+/// a restore from the archive: the row, its encoded content, `storageUsed`, the mailbox's
+/// keywords and the journal entry, inside the caller's transaction.
+pub(super) fn insert_allocated_in(
+    tx: &Connection,
+    meta: &MessageMeta,
+    data: &[u8],
+    keywords: &[String],
+    journal: Option<JournalEntry>,
+) -> Result<()> {
+    let rid = insert_row(tx, meta)?;
+    tx.prepare_cached("INSERT INTO message_content (rid, data) VALUES (?1, ?2)")
+        .map_err(sql)?
+        .execute(params![rid, data])
+        .map_err(sql)?;
+    tx.prepare_cached("UPDATE users SET storage_used = storage_used + ?1 WHERE id = ?2")
+        .map_err(sql)?
+        .execute(params![i(meta.size), idb(meta.user.0)])
+        .map_err(sql)?;
+    if !keywords.is_empty() {
+        add_keywords_in(tx, meta.mailbox, keywords)?;
+    }
+    if let Some(mut entry) = journal {
+        stamp_entry(&mut entry, meta);
+        journal_append_in(tx, std::slice::from_ref(&entry))?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn append_message(
@@ -257,22 +286,7 @@ impl MessageStore for SqliteStore {
                 meta.thread = Some(resolve_in(tx, meta.user, &t.subject, &t.references)?);
             }
             put_blobs_in(tx, &blobs)?;
-            let rid = insert_row(tx, &meta)?;
-            tx.prepare_cached("INSERT INTO message_content (rid, data) VALUES (?1, ?2)")
-                .map_err(sql)?
-                .execute(params![rid, data])
-                .map_err(sql)?;
-            tx.prepare_cached("UPDATE users SET storage_used = storage_used + ?1 WHERE id = ?2")
-                .map_err(sql)?
-                .execute(params![i(meta.size), idb(meta.user.0)])
-                .map_err(sql)?;
-            if !keywords.is_empty() {
-                add_keywords_in(tx, meta.mailbox, &keywords)?;
-            }
-            if let Some(mut entry) = journal {
-                stamp_entry(&mut entry, &meta);
-                journal_append_in(tx, std::slice::from_ref(&entry))?;
-            }
+            insert_allocated_in(tx, &meta, &data, &keywords, journal)?;
             Ok(meta)
         })
         .await
