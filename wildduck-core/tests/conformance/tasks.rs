@@ -8,7 +8,7 @@ use wildduck_core::model::{MessageId, Timestamp, UserId};
 use wildduck_core::service::Services;
 use wildduck_core::service::messages::AppendRequest;
 use wildduck_core::service::tasks::USER_DELETE;
-use wildduck_core::service::users::{NewUser, UserDeleteOptions};
+use wildduck_core::service::users::{NewUser, UserDeleteOptions, UserDeletion};
 use wildduck_core::store::{Task, TaskStatus};
 
 use super::messages::{mail, mail_with_attachment};
@@ -205,16 +205,7 @@ async fn delete_and_restore(s: &Services) {
     .expect("append");
 
     let when = at(Timestamp::now(), 3_600_000);
-    let done = s
-        .delete_user(
-            u.id,
-            UserDeleteOptions {
-                delete_after: Some(when),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("delete");
+    let done = delete_after(s, u.id, when).await;
     assert_eq!(
         (done.user, done.addresses_deleted, done.delete_after),
         (u.id, 2, when)
@@ -264,16 +255,7 @@ async fn delete_and_restore(s: &Services) {
     assert_eq!(s.list_mailboxes(u.id, false).await.expect("boxes").len(), 5);
     // Deleting again moves the pending purge.
     let later = at(when, 60_000);
-    let again = s
-        .delete_user(
-            u.id,
-            UserDeleteOptions {
-                delete_after: Some(later),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("delete again");
+    let again = delete_after(s, u.id, later).await;
     assert_eq!(
         (again.task, again.delete_after, again.addresses_deleted),
         (done.task, later, 0)
@@ -332,15 +314,7 @@ async fn delete_and_restore(s: &Services) {
     );
 
     // A restore is refused while the username is taken again.
-    s.delete_user(
-        u.id,
-        UserDeleteOptions {
-            delete_after: Some(when),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("delete");
+    delete_after(s, u.id, when).await;
     let clone = s
         .create_user(NewUser {
             address: None,
@@ -472,4 +446,17 @@ async fn delete_and_purge(s: &Services) {
     })
     .await
     .expect("username reusable");
+}
+
+/// Deletes `user` with its purge due at `when` (the test's one way of deleting).
+async fn delete_after(s: &Services, user: UserId, when: Timestamp) -> UserDeletion {
+    s.delete_user(
+        user,
+        UserDeleteOptions {
+            delete_after: Some(when),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("delete")
 }
