@@ -12,6 +12,9 @@ use serde_json::{Map, Value, json};
 
 use crate::params::Validator;
 
+/// The largest `page` number taken (informational only; a bound keeps it an exact integer).
+pub const MAX_PAGE: i64 = 1_000_000_000_000_000;
+
 /// Page request read from the parameters.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PageRequest {
@@ -28,11 +31,11 @@ pub struct PageRequest {
 impl PageRequest {
     /// Reads `limit`, `next`, `previous` and `page`, recording validation failures.
     pub fn read(v: &mut Validator<'_>) -> Self {
-        let limit = v
-            .opt_num("limit", 1.0, 250.0)
-            .map(|n| n as usize)
-            .unwrap_or(20);
-        let page = v.opt_num("page", 1.0, 1e15).map(|n| n as u64).unwrap_or(1);
+        let limit = v.opt_int("limit", 1, 250).map(|n| n as usize).unwrap_or(20);
+        let page = v
+            .opt_int("page", 1, MAX_PAGE)
+            .map(|n| n as u64)
+            .unwrap_or(1);
         let next = v.opt_str("next", 1024);
         let previous = v.opt_str("previous", 1024);
         let mut req = Self {

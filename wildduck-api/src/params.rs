@@ -10,6 +10,10 @@ use wildduck_core::model::ObjectId;
 
 use crate::ApiState;
 use crate::error::ApiError;
+use crate::openapi::Kind;
+
+/// JavaScript's `Number.MAX_SAFE_INTEGER`, the largest count WildDuck's Joi schemas take.
+pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 
 /// Merged parameters of one request, plus the raw body for `message/rfc822` uploads.
 #[derive(Debug, Default, Clone)]
@@ -21,6 +25,9 @@ pub struct Params {
     /// The body's own fields before the merge, for the few routes whose body field has the
     /// name of a path parameter (a new `address` in `PUT /users/:user/addresses/:address`).
     pub body: Map<String, Value>,
+    /// The operation id of the matched route in [`crate::openapi::ROUTES`] (`None` for nested
+    /// objects read as their own parameters), so reads can be checked against its document.
+    pub route: Option<&'static str>,
 }
 
 impl Params {
@@ -128,10 +135,15 @@ impl FromRequest<ApiState> for Params {
         {
             map.insert("user".into(), Value::String(id.to_string()));
         }
+        let route = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .and_then(|m| crate::openapi::operation_id(&parts.method, m.as_str()));
         Ok(Params {
             map,
             raw_body,
             body,
+            route,
         })
     }
 }
@@ -191,6 +203,9 @@ pub struct Validator<'a> {
 impl<'a> Validator<'a> {
     /// A validator over `params`.
     pub fn new(params: &'a Params) -> Self {
+        if let Some(route) = params.route {
+            audit::hit(route);
+        }
         Self {
             params,
             errors: Vec::new(),
@@ -200,6 +215,13 @@ impl<'a> Validator<'a> {
 
     fn fail(&mut self, field: &str, msg: String) {
         self.errors.push((field.to_string(), msg));
+    }
+
+    /// Notes that the handler read `field` as `kind` (for [`audit`]).
+    fn note(&self, field: &'static str, kind: Kind, required: bool) {
+        if let Some(route) = self.params.route {
+            audit::record(route, field, kind, required);
+        }
     }
 
     fn get(&mut self, field: &'static str) -> Option<&'a Value> {
@@ -214,6 +236,7 @@ impl<'a> Validator<'a> {
 
     /// A required 24-hex ObjectId.
     pub fn object_id(&mut self, field: &'static str) -> Option<ObjectId> {
+        self.note(field, Kind::Id, true);
         match self.get(field) {
             None => {
                 self.fail(field, format!("\"{field}\" is required"));
@@ -225,6 +248,7 @@ impl<'a> Validator<'a> {
 
     /// An optional 24-hex ObjectId.
     pub fn opt_object_id(&mut self, field: &'static str) -> Option<ObjectId> {
+        self.note(field, Kind::Id, false);
         let v = self.get(field)?;
         self.parse_object_id(field, v)
     }
@@ -259,6 +283,11 @@ impl<'a> Validator<'a> {
 
     /// An optional string of at most `max` characters (trimmed).
     pub fn opt_str(&mut self, field: &'static str, max: usize) -> Option<String> {
+        self.note(field, Kind::Str(max), false);
+        self.read_str(field, max)
+    }
+
+    fn read_str(&mut self, field: &'static str, max: usize) -> Option<String> {
         let v = self.get(field)?;
         let Some(s) = v.as_str() else {
             self.fail(field, format!("\"{field}\" must be a string"));
@@ -276,8 +305,9 @@ impl<'a> Validator<'a> {
 
     /// A required string of at most `max` characters.
     pub fn str(&mut self, field: &'static str, max: usize) -> Option<String> {
+        self.note(field, Kind::Str(max), true);
         let present = self.params.map.get(field).is_some_and(|v| !v.is_null());
-        let r = self.opt_str(field, max);
+        let r = self.read_str(field, max);
         if r.is_none() && !self.errors.iter().any(|(f, _)| f == field) {
             let msg = if present {
                 format!("\"{field}\" is not allowed to be empty")
@@ -291,6 +321,7 @@ impl<'a> Validator<'a> {
 
     /// An optional boolean with WildDuck's coercion (`true/yes/y/on/1`, `false/no/n/off/0`).
     pub fn opt_bool(&mut self, field: &'static str) -> Option<bool> {
+        self.note(field, Kind::Bool, false);
         let v = self.get(field)?;
         let parsed = match v {
             Value::Bool(b) => Some(*b),
@@ -314,6 +345,11 @@ impl<'a> Validator<'a> {
 
     /// An optional number in `min..=max` (strings holding numbers are converted, as Joi does).
     pub fn opt_num(&mut self, field: &'static str, min: f64, max: f64) -> Option<f64> {
+        self.note(field, Kind::Num(min, max), false);
+        self.read_num(field, min, max)
+    }
+
+    fn read_num(&mut self, field: &'static str, min: f64, max: f64) -> Option<f64> {
         let v = self.get(field)?;
         let n = match v {
             Value::Number(n) => n.as_f64(),
@@ -341,19 +377,28 @@ impl<'a> Validator<'a> {
         Some(n)
     }
 
-    /// An optional non-negative integer (bytes, ms, counts).
-    pub fn opt_u64(&mut self, field: &'static str) -> Option<u64> {
-        let n = self.opt_num(field, 0.0, 9_007_199_254_740_991.0)?;
+    /// An optional integer in `min..=max` (strings holding numbers are converted).
+    pub fn opt_int(&mut self, field: &'static str, min: i64, max: i64) -> Option<i64> {
+        self.note(field, Kind::Int(min, max), false);
+        let n = self.read_num(field, min as f64, max as f64)?;
         if n.fract() != 0.0 {
             self.fail(field, format!("\"{field}\" must be an integer"));
             return None;
         }
-        Some(n as u64)
+        Some(n as i64)
+    }
+
+    /// An optional non-negative integer (bytes, ms, counts) up to JavaScript's largest safe
+    /// integer.
+    pub fn opt_u64(&mut self, field: &'static str) -> Option<u64> {
+        self.opt_int(field, 0, MAX_SAFE_INTEGER)
+            .and_then(|n| u64::try_from(n).ok())
     }
 
     /// An optional list of strings (a JSON array, or a comma separated string), each at most
     /// `max` characters.
     pub fn opt_str_list(&mut self, field: &'static str, max: usize) -> Option<Vec<String>> {
+        self.note(field, Kind::StrList(max), false);
         let v = self.get(field)?;
         let items: Option<Vec<String>> = match v {
             Value::Array(a) => a
@@ -389,6 +434,9 @@ impl<'a> Validator<'a> {
 
     /// Marks fields as accepted without reading them (WildDuck accepts but this port ignores).
     pub fn accept(&mut self, fields: &[&'static str]) {
+        for f in fields {
+            self.note(f, Kind::Any, false);
+        }
         self.known.extend_from_slice(fields);
     }
 
@@ -429,5 +477,67 @@ impl<'a> Validator<'a> {
             code: "InputValidationError",
             details: Some(details),
         })
+    }
+}
+
+/// What handlers read, recorded while switched on, so a test can prove that the OpenAPI
+/// document ([`crate::openapi::ROUTES`]) lists exactly the fields each handler validates, with
+/// the same types and limits ([`crate::openapi::disagreements`]). Off by default: a server pays
+/// one atomic load per read.
+pub mod audit {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::openapi::Kind;
+
+    /// Per operation id: each field read, how, and whether as required.
+    pub type Reads = BTreeMap<&'static str, BTreeMap<&'static str, (Vec<Kind>, bool)>>;
+
+    static ON: AtomicBool = AtomicBool::new(false);
+    static READS: Mutex<Reads> = Mutex::new(BTreeMap::new());
+
+    fn with<T>(f: impl FnOnce(&mut Reads) -> T) -> T {
+        // A poisoned lock still holds usable data (a panic elsewhere cannot corrupt a map insert).
+        let mut guard = READS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+
+    /// Starts recording (for the whole process).
+    pub fn start() {
+        ON.store(true, Ordering::SeqCst);
+    }
+
+    /// What was recorded so far.
+    pub fn reads() -> Reads {
+        with(|r| r.clone())
+    }
+
+    pub(crate) fn hit(route: &'static str) {
+        if ON.load(Ordering::Relaxed) {
+            with(|r| {
+                r.entry(route).or_default();
+            });
+        }
+    }
+
+    /// Every distinct typed read is kept; a plain [`super::Validator::accept`] of the same
+    /// field ([`Kind::Any`]) only while there is none (the handler then checks it by hand, or
+    /// only in some requests).
+    pub(crate) fn record(route: &'static str, field: &'static str, kind: Kind, required: bool) {
+        if !ON.load(Ordering::Relaxed) {
+            return;
+        }
+        with(|r| {
+            let (kinds, req) = r.entry(route).or_default().entry(field).or_default();
+            *req |= required;
+            if kinds.contains(&kind) || (kind == Kind::Any && !kinds.is_empty()) {
+                return;
+            }
+            kinds.retain(|k| *k != Kind::Any);
+            kinds.push(kind);
+        });
     }
 }

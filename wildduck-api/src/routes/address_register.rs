@@ -17,7 +17,7 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let user = v.object_id("user");
     let query = v.str("query", 255).map(|q| q.trim().to_string());
-    let limit = v.opt_num("limit", 1.0, 250.0);
+    let limit = v.opt_int("limit", 1, 250);
     if let Some(q) = &query
         && q.is_empty()
     {

@@ -15,6 +15,8 @@ use crate::routes::users::load_user;
 
 /// A Joi `date()`: an ISO 8601 string or milliseconds since the epoch.
 fn date_field(v: &mut Validator<'_>, p: &Params, field: &'static str) -> Option<Timestamp> {
+    // Strict validation must know the field.
+    v.accept(&[field]);
     let present = p.map.get(field).is_some_and(|x| !x.is_null());
     if !present {
         v.reject(field, &format!("\"{field}\" is required"));
@@ -34,8 +36,6 @@ fn date_field(v: &mut Validator<'_>, p: &Params, field: &'static str) -> Option<
         }
         _ => None,
     };
-    // Strict validation must know the field.
-    v.accept(&[field]);
     if parsed.is_none() {
         v.reject(field, &format!("\"{field}\" must be a valid date"));
     }

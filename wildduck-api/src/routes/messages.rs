@@ -29,14 +29,8 @@ fn target(v: &mut Validator<'_>, with_message: bool) -> (UserId, MailboxId, Uid)
     let user = v.object_id("user");
     let mailbox = v.object_id("mailbox");
     let uid = if with_message {
-        match v.opt_num("message", 1.0, f64::from(u32::MAX)) {
-            Some(n) if n.fract() == 0.0 => Some(n as u32),
-            Some(_) => {
-                v.reject("message", "\"message\" must be an integer");
-                None
-            }
-            None => None,
-        }
+        v.opt_int("message", 1, i64::from(u32::MAX))
+            .and_then(|n| u32::try_from(n).ok())
     } else {
         None
     };

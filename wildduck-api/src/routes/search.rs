@@ -62,6 +62,19 @@ fn object_field(v: &mut Validator<'_>, p: &Params, field: &'static str) -> Optio
             ..Default::default()
         }),
         Some(Value::String(s)) if s.is_empty() => None,
+        // A query string carries the object as its JSON text (Joi converts it the same way).
+        Some(Value::String(s)) if s.trim_start().starts_with('{') => {
+            match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(o)) => Some(Params {
+                    map: o,
+                    ..Default::default()
+                }),
+                _ => {
+                    v.reject(field, &format!("\"{field}\" must be of type object"));
+                    None
+                }
+            }
+        }
         Some(_) => {
             v.reject(field, &format!("\"{field}\" must be of type object"));
             None
