@@ -90,9 +90,13 @@ impl JournalStore for SqliteStore {
             // maximum is read in the same transaction as the entries.
             let entries = match after {
                 Some(after) => {
+                    // `+mailbox` keeps the planner off the (mailbox, modseq) index, which
+                    // yields the ORDER BY for free but walks every entry the mailbox ever had
+                    // (the table is pruned only by age): the `seq` range reads only new rows,
+                    // and sorting those few is cheap.
                     let mut stmt = tx
                         .prepare_cached(&format!(
-                            "SELECT {COLUMNS} FROM journal WHERE seq > ?1 AND mailbox = ?2 \
+                            "SELECT {COLUMNS} FROM journal WHERE seq > ?1 AND +mailbox = ?2 \
                              ORDER BY modseq, seq"
                         ))
                         .map_err(sql)?;
