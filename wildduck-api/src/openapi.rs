@@ -14,6 +14,7 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
 use utoipa::openapi::{
     ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Required, ResponseBuilder,
 };
@@ -35,6 +36,9 @@ pub enum Kind {
     Pattern(usize, &'static str),
     /// A string of at most this many characters, one of the values.
     Enum(usize, &'static [&'static str]),
+    /// An email address of at most this many characters (its syntax checked by the handler or
+    /// the core).
+    Email(usize),
     /// A string whose length the handler does not limit.
     Text,
     /// A boolean (`true/yes/y/on/1`, `false/no/n/off/0` are taken too).
@@ -122,6 +126,8 @@ type Route = (
 );
 
 const OBJECT_ID: &str = "^[0-9a-fA-F]{24}$";
+const USERNAME: &str =
+    "^[A-Za-z0-9-]+([._=:][A-Za-z0-9-]+)*(@[A-Za-z0-9-]+([._=:][A-Za-z0-9-]+)*)?$";
 const UID_SELECTOR: &str = "^[0-9]+(,[0-9]+)*$|^[0-9]+:([0-9]+|\\*)$";
 const ORDER: Param = opt("order", Kind::Enum(4, &["asc", "desc"]), "Sort order");
 const SCOPES: &[&str] = &["master", "imap", "pop3", "smtp"];
@@ -193,7 +199,12 @@ const USER_IGNORED: &[Param] = &[
 ];
 
 const USER_CREATE: &[Param] = &[
-    req("username", Kind::Str(128), "Username"),
+    req(
+        "username",
+        Kind::Pattern(128, USERNAME),
+        "Username (lower-cased): words of letters, digits and `-` joined by `.`, `_`, `=` or \
+         `:`, optionally `@` and a domain of the same form",
+    ),
     opt(
         "password",
         Kind::Str(256),
@@ -206,7 +217,7 @@ const USER_CREATE: &[Param] = &[
     ),
     opt(
         "address",
-        Kind::Str(255),
+        Kind::Email(255),
         "Main address (default: from the username)",
     ),
     opt(
@@ -245,7 +256,7 @@ const USER_UPDATE: &[Param] = &[
     ),
     opt(
         "address",
-        Kind::Str(255),
+        Kind::Email(255),
         "New main address (one of the user's addresses)",
     ),
     opt("language", Kind::Str(20), "Language code"),
@@ -823,7 +834,7 @@ pub const ROUTES: &[Route] = &[
             &[
                 req(
                     "address",
-                    Kind::Str(255),
+                    Kind::Email(255),
                     "The address (`*` only with `allowWildcard`)",
                 ),
                 opt("name", Kind::Str(256), "Display name"),
@@ -853,7 +864,7 @@ pub const ROUTES: &[Route] = &[
             USER,
             &[
                 req("address", Kind::Id, "Address id"),
-                body("address", Kind::Str(255), "New address"),
+                body("address", Kind::Email(255), "New address"),
                 opt("main", Kind::Bool, "Only `true`: make it the main address"),
                 opt("name", Kind::Str(256), "Display name"),
                 opt("tags", Kind::StrList(1024), "Tags"),
@@ -1191,6 +1202,9 @@ fn schema(kind: &Kind, in_query: bool) -> Schema {
         Kind::Str(max) => string().max_length(Some(*max)),
         Kind::Pattern(max, re) => string().max_length(Some(*max)).pattern(Some(*re)),
         Kind::Enum(_, values) => string().enum_values(Some(values.iter().copied())),
+        Kind::Email(max) => string()
+            .max_length(Some(*max))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email))),
         Kind::Text => string(),
         Kind::Bool => ObjectBuilder::new().schema_type(Type::Boolean),
         Kind::Num(min, max) => ObjectBuilder::new()
@@ -1224,7 +1238,10 @@ fn schema(kind: &Kind, in_query: bool) -> Schema {
 fn property(p: &Param, in_query: bool) -> Schema {
     match schema(&p.kind, in_query) {
         Schema::Object(mut o) => {
-            o.description = Some(p.doc.to_string());
+            o.description = Some(match o.description.take() {
+                Some(what) => format!("{}. {what}", p.doc),
+                None => p.doc.to_string(),
+            });
             Schema::Object(o)
         }
         Schema::Array(mut a) => {
@@ -1341,11 +1358,11 @@ pub fn document() -> OpenApi {
                 rb = rb.content(
                     "message/rfc822",
                     ContentBuilder::new()
-                        .schema(Some(ObjectBuilder::new().schema_type(Type::String).format(
-                            Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                                utoipa::openapi::KnownFormat::Binary,
-                            )),
-                        )))
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))),
+                        ))
                         .build(),
                 );
             }
@@ -1391,7 +1408,7 @@ fn agrees(doc: &Kind, seen: &Kind) -> bool {
         Kind::Any => true,
         Kind::Id => matches!(doc, Kind::Id | Kind::IdOr(_)),
         Kind::Str(max) => match doc {
-            Kind::Str(m) | Kind::Pattern(m, _) | Kind::Enum(m, _) => m == max,
+            Kind::Str(m) | Kind::Pattern(m, _) | Kind::Enum(m, _) | Kind::Email(m) => m == max,
             Kind::Date => *max == 64,
             _ => false,
         },

@@ -181,3 +181,39 @@ async fn handlers_read_exactly_the_documented_parameters() {
         problems.join("\n")
     );
 }
+
+#[tokio::test]
+async fn documented_integers_refuse_fractions() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("counted").await;
+    let inbox = api.mailbox(&user, "INBOX").await;
+    let base = format!("/users/{user}/mailboxes/{inbox}/messages");
+    let (s, b) = api.get(&format!("{base}?limit=1.5")).await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(b["details"]["limit"], "\"limit\" must be an integer");
+    let (s, b) = api.get(&format!("{base}?page=2.5")).await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(b["details"]["page"], "\"page\" must be an integer");
+    let (s, b) = api.get(&format!("{base}?limit=250")).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, _) = api.get(&format!("{base}?limit=251")).await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn search_or_is_taken_as_json_text_in_a_query() {
+    let api = start(Kind::Sqlite).await;
+    let user = api.user("searcher").await;
+    let inbox = api.mailbox(&user, "INBOX").await;
+    api.upload(&user, &inbox, &common::simple("needle"), "")
+        .await;
+    api.upload(&user, &inbox, &common::simple("haystack"), "")
+        .await;
+    let or = "%7B%22subject%22%3A%22needle%22%7D"; // {"subject":"needle"}
+    let (s, b) = api.get(&format!("/users/{user}/search?or={or}")).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["total"], 1, "{b}");
+    let (s, b) = api.get(&format!("/users/{user}/search?or=%7Bnope")).await;
+    assert_eq!(s, 400, "{b}");
+    assert!(b["details"]["or"].is_string(), "{b}");
+}
