@@ -109,23 +109,27 @@ fn args() -> Args {
     a
 }
 
-/// One client session; returns the bytes of the ten RETR answers.
+/// One client session; returns the bytes of the ten RETR answers. Every answer is checked:
+/// `+OK`, STAT's count against UIDL's lines, and each RETR body (dot-stuffing undone) against
+/// the octet count its status line announced.
 async fn session(addr: SocketAddr, user: &str, pass: &str) -> std::io::Result<usize> {
     let mut s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
     let mut buf = Vec::with_capacity(64 * 1024);
     read_until(&mut s, &mut buf, b"\r\n").await?;
     let mut retr_bytes = 0;
-    let cmd = async |s: &mut TcpStream, buf: &mut Vec<u8>, c: &str, multi: bool| {
-        s.write_all(c.as_bytes()).await?;
-        s.write_all(b"\r\n").await?;
+    // Each command goes out in one write, as real clients send it (two writes would cost a
+    // segment and a server wake-up more per command, on either server).
+    let mut line = Vec::with_capacity(64);
+    let mut cmd = async |s: &mut TcpStream, buf: &mut Vec<u8>, c: &str, multi: bool| {
+        line.clear();
+        line.extend_from_slice(c.as_bytes());
+        line.extend_from_slice(b"\r\n");
+        s.write_all(&line).await?;
         buf.clear();
         read_until(s, buf, b"\r\n").await?;
         if !buf.starts_with(b"+OK") {
-            return Err(std::io::Error::other(format!(
-                "{c}: {}",
-                String::from_utf8_lossy(buf)
-            )));
+            return Err(bad(c, buf));
         }
         if multi {
             read_until(s, buf, b"\r\n.\r\n").await?;
@@ -135,23 +139,64 @@ async fn session(addr: SocketAddr, user: &str, pass: &str) -> std::io::Result<us
     cmd(&mut s, &mut buf, &format!("USER {user}"), false).await?;
     cmd(&mut s, &mut buf, &format!("PASS {pass}"), false).await?;
     cmd(&mut s, &mut buf, "STAT", false).await?;
+    let count = status_number(&buf).ok_or_else(|| bad("STAT", &buf))?;
     cmd(&mut s, &mut buf, "UIDL", true).await?;
+    // Status line, one line per message, the terminating dot line.
+    if buf.iter().filter(|&&b| b == b'\n').count() != count + 2 {
+        return Err(bad("UIDL", &buf));
+    }
     for n in 1..=10 {
-        retr_bytes += cmd(&mut s, &mut buf, &format!("RETR {n}"), true).await?;
+        let c = format!("RETR {n}");
+        retr_bytes += cmd(&mut s, &mut buf, &c, true).await?;
+        let octets = status_number(&buf).ok_or_else(|| bad(&c, &buf))?;
+        if unstuffed_len(&buf) != Some(octets) {
+            return Err(bad(&c, &buf));
+        }
     }
     cmd(&mut s, &mut buf, "QUIT", false).await?;
     Ok(retr_bytes)
 }
 
+fn bad(c: &str, answer: &[u8]) -> std::io::Error {
+    let end = answer.len().min(200);
+    std::io::Error::other(format!(
+        "{c}: unexpected answer {}",
+        String::from_utf8_lossy(answer.get(..end).unwrap_or_default())
+    ))
+}
+
+/// The first number after `+OK ` (STAT's count, RETR's octets).
+fn status_number(answer: &[u8]) -> Option<usize> {
+    let rest = answer.strip_prefix(b"+OK ")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(rest.get(..digits)?).ok()?.parse().ok()
+}
+
+/// The length of a multi-line answer's body: after the status line, before the `.` line, with
+/// the doubled dots at line starts counted once.
+fn unstuffed_len(answer: &[u8]) -> Option<usize> {
+    let start = memchr_nl(answer)? + 1;
+    let body = answer.get(start..answer.len().checked_sub(3)?)?;
+    let stuffed = body
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b".."))
+        .count();
+    Some(body.len() - stuffed)
+}
+
+fn memchr_nl(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == b'\n')
+}
+
 /// Reads into `buf` until it ends with `end`.
 async fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, end: &[u8]) -> std::io::Result<()> {
-    let mut chunk = [0u8; 16 * 1024];
     while !buf.ends_with(end) {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(16 * 1024);
+        }
+        if s.read_buf(buf).await? == 0 {
             return Err(std::io::Error::other("connection closed"));
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
     Ok(())
 }
