@@ -34,6 +34,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::model::ObjectId;
@@ -583,6 +584,11 @@ fn open_conn(path: &Path, options: &SqliteOptions, writer: bool) -> Result<Conne
             format!("sqlite refused WAL mode (journal_mode is {mode})"),
         ));
     }
+    // The query planner stability guarantee: without it SQLite plans `LIMIT ?` with the bound
+    // value and marks the statement to be re-prepared whenever that parameter is bound again,
+    // so every cached statement with a bound LIMIT was parsed and planned anew on each run.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(sql)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
