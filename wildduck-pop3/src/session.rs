@@ -10,7 +10,7 @@ use base64::Engine as _;
 use wildduck_core::model::{Mailbox, User};
 use wildduck_core::service::Services;
 use wildduck_core::service::login::{LoginRequest, Scope};
-use wildduck_core::service::pop3::Pop3Message;
+use wildduck_core::service::pop3::{Pop3Body, Pop3Message};
 use wildduck_core::{Error, ErrorKind};
 use wildduck_net::{ConnInfo, Outcome};
 
@@ -75,8 +75,8 @@ pub struct Session<'a> {
     pending_user: Option<String>,
     awaiting_sasl: bool,
     drop: Option<Maildrop>,
-    /// Messages read ahead, by index; bounded by [`READ_AHEAD_BYTES`].
-    cache: HashMap<usize, Vec<u8>>,
+    /// Messages read ahead, by index, not yet decoded; bounded by [`READ_AHEAD_BYTES`].
+    cache: HashMap<usize, Pop3Body>,
 }
 
 /// Most messages one read fetches ahead of RETR/TOP.
@@ -509,8 +509,21 @@ impl<'a> Session<'a> {
 
     /// Loads a message's bytes for RETR/TOP, writing the error when it cannot. Clients retrieve
     /// in order, so one read also fetches the following messages (up to [`READ_AHEAD_COUNT`]
-    /// messages and [`READ_AHEAD_BYTES`]) into a small cache.
+    /// messages and [`READ_AHEAD_BYTES`]) into a small cache, where they stay undecoded until
+    /// retrieved.
     async fn load(&mut self, i: usize, out: &mut Vec<u8>) -> Option<Vec<u8>> {
+        let body = self.load_body(i, out).await?;
+        match self.services.pop3_bytes(body).await {
+            Ok(raw) => Some(raw),
+            Err(e) => {
+                Self::load_error(&e, out);
+                None
+            }
+        }
+    }
+
+    /// The content of message `i` from the read-ahead cache or a new read (see [`Self::load`]).
+    async fn load_body(&mut self, i: usize, out: &mut Vec<u8>) -> Option<Pop3Body> {
         let d = self.drop.as_ref()?;
         if self.cache.contains_key(&i) {
             // Read ahead, but the limit still applies to each message sent.
@@ -540,7 +553,7 @@ impl<'a> Session<'a> {
         let msgs: Vec<Pop3Message> = batch.iter().map(|(_, m)| m.clone()).collect();
         let loaded = self
             .services
-            .pop3_messages(&d.user, &d.mailbox, &msgs, self.config.max_download)
+            .pop3_read(&d.user, &d.mailbox, &msgs, self.config.max_download)
             .await;
         match loaded {
             Ok(list) => {

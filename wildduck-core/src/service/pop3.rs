@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use super::Services;
 use super::login::LoginRequest;
+use super::messages::FetchedMessage;
 use super::users::unameview;
+use crate::message::rebuild::rebuild;
+use crate::message::{BodyContent, MimeNode, NoBlobs, NodeBody};
 use crate::model::{
     Flag, FlagOp, Flags, Mailbox, MessageId, SpecialUse, Uid, UidSet, User, UserId,
 };
-use crate::store::pop3::{Pop3Inbox, Pop3Snapshot, pop3_window};
+use crate::store::pop3::{Pop3Content, Pop3Inbox, Pop3Snapshot, pop3_window};
 use crate::{Error, ErrorKind, Result};
 
 /// Messages listed per session unless the user has `pop3MaxMessages` (WildDuck `pop3.maxMessages`).
@@ -50,6 +53,20 @@ pub struct Pop3Listing {
     pub messages: Vec<Pop3Message>,
 }
 
+/// A listed message's content as [`Services::pop3_read`] read it (ahead of RETR/TOP): turned
+/// into bytes only when it is sent, by [`Services::pop3_bytes`], so messages read ahead that
+/// the client never retrieves cost their read and nothing more.
+#[derive(Debug)]
+pub struct Pop3Body(BodyForm);
+
+#[derive(Debug)]
+enum BodyForm {
+    /// From the backend's POP3 read: the tree, maybe still encoded.
+    Content(Pop3Content),
+    /// From the general message load (backends without the POP3 read), blobs included.
+    Fetched(Box<FetchedMessage>),
+}
+
 /// What happens to messages deleted in a POP3 session at QUIT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Pop3DeleteAction {
@@ -82,6 +99,21 @@ fn floor_key(user: &User, mailbox: &Mailbox) -> (String, String) {
         format!("{POP3_FLOOR_PREFIX}{}", user.id),
         mailbox.id.to_string(),
     )
+}
+
+/// The blob hashes a tree's split-out bodies reference, each once.
+fn blob_hashes(node: &MimeNode, out: &mut Vec<String>) {
+    match &node.body {
+        NodeBody::Leaf(leaf) => {
+            if let BodyContent::Stored(r) = &leaf.content
+                && !out.contains(&r.hash)
+            {
+                out.push(r.hash.clone());
+            }
+        }
+        NodeBody::Multipart(m) => m.parts.iter().for_each(|p| blob_hashes(&p.node, out)),
+        NodeBody::Message(inner) => blob_hashes(inner, out),
+    }
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -223,18 +255,76 @@ impl Services {
         messages: &[Pop3Message],
         default_limit: u64,
     ) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::with_capacity(messages.len());
+        for body in self
+            .pop3_read(user, mailbox, messages, default_limit)
+            .await?
+        {
+            out.push(match body {
+                Some(b) => Some(self.pop3_bytes(b).await?),
+                None => None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The content of several listed messages in one read, in the order asked (`None` for
+    /// messages gone since login), each turned into bytes only when sent
+    /// ([`Services::pop3_bytes`]): a session reads ahead of a client that retrieves in order
+    /// without decoding what it may never send. Refused with `RateLimited` when the daily
+    /// download is used up (one check for the batch); `NotFound` when `mailbox` is not `user`'s.
+    /// On the embedded backend one indexed query reads only the UIDs and the stored content
+    /// ([`crate::store::UserStore::pop3_contents`]); elsewhere the messages are loaded whole.
+    pub async fn pop3_read(
+        &self,
+        user: &User,
+        mailbox: &Mailbox,
+        messages: &[Pop3Message],
+        default_limit: u64,
+    ) -> Result<Vec<Option<Pop3Body>>> {
         self.pop3_check_download(user, default_limit).await?;
+        if mailbox.user != user.id {
+            return Err(Error::not_found("no such mailbox"));
+        }
         let uids: UidSet = messages.iter().map(|m| m.uid).collect();
+        if let Some(mut found) = self.backend.users.pop3_contents(mailbox.id, &uids).await? {
+            // UIDs are never reused in a mailbox, so the UID names the listed message.
+            return Ok(messages
+                .iter()
+                .map(|want| {
+                    found
+                        .iter()
+                        .position(|(uid, _)| *uid == want.uid)
+                        .map(|i| Pop3Body(BodyForm::Content(found.swap_remove(i).1)))
+                })
+                .collect());
+        }
         let mut found = self.fetch_messages(user.id, mailbox, &uids).await?;
-        messages
+        Ok(messages
             .iter()
-            .map(
-                |want| match found.iter().position(|m| m.meta.id == want.id) {
-                    Some(i) => found.swap_remove(i).raw().map(Some),
-                    None => Ok(None),
-                },
-            )
-            .collect()
+            .map(|want| {
+                found
+                    .iter()
+                    .position(|m| m.meta.id == want.id)
+                    .map(|i| Pop3Body(BodyForm::Fetched(Box::new(found.swap_remove(i)))))
+            })
+            .collect())
+    }
+
+    /// The bytes of a message read by [`Services::pop3_read`], exactly as stored: decodes its
+    /// tree and loads the attachment blobs it references (none for most messages).
+    pub async fn pop3_bytes(&self, body: Pop3Body) -> Result<Vec<u8>> {
+        let tree = match body.0 {
+            BodyForm::Fetched(m) => return m.raw(),
+            BodyForm::Content(c) => c.into_tree()?,
+        };
+        let mut hashes = Vec::new();
+        blob_hashes(&tree, &mut hashes);
+        if hashes.is_empty() {
+            return rebuild(&tree, &NoBlobs);
+        }
+        let blobs = self.backend.attachments.get_blobs(&hashes).await?;
+        rebuild(&tree, &blobs)
     }
 
     /// `RateLimited` when the user's daily POP3 download (`pop3MaxDownload` or `default_limit`) is

@@ -57,6 +57,19 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
             .await?
             .map(|user| pop3::Pop3Snapshot { user, inbox: None }))
     }
+    /// The content of the messages `uids` of `mailbox` (whose owner the caller checked) for
+    /// POP3's RETR and TOP, by UID, in UID order; messages no longer there are left out. Each
+    /// may stay encoded until it is sent ([`pop3::Pop3Content`]), so a read-ahead costs little
+    /// for messages the client never retrieves. `None`, the default, when the backend has no
+    /// such read: the caller loads them with [`MessageStore::load_messages`].
+    async fn pop3_contents(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+    ) -> Result<Option<Vec<(Uid, pop3::Pop3Content)>>> {
+        let _ = (mailbox, uids);
+        Ok(None)
+    }
     /// Every user, sorted by id (the API's user listing filters and pages in the caller). A
     /// backend that cannot list answers with a `Backend` error (the default).
     async fn list_users(&self) -> Result<Vec<User>> {

@@ -6,6 +6,7 @@ mod forwarded;
 mod journal;
 mod listing;
 mod messages;
+mod pop3;
 mod search;
 mod seen;
 mod tasks;
@@ -42,6 +43,7 @@ pub async fn run_all(s: &Services) {
     forwarded::run_all(s).await;
     tasks::run_all(s).await;
     listing::run_all(s).await;
+    pop3::run_all(s).await;
 }
 
 async fn users(s: &Services) {

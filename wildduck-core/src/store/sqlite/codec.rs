@@ -60,6 +60,20 @@ pub fn decode(bytes: &[u8]) -> Result<StoredMessage> {
     Ok(m)
 }
 
+/// Decodes only the MIME tree of what [`encode`] wrote (it comes first): all that rebuilding
+/// the message bytes needs, without building the envelope, body structure and indexed data.
+pub fn decode_tree(bytes: &[u8]) -> Result<MimeNode> {
+    let mut r = Reader { b: bytes, depth: 0 };
+    let format = r.byte()?;
+    if format != FORMAT {
+        return Err(Error::new(
+            ErrorKind::Backend,
+            format!("stored message format {format} is not supported (this binary reads {FORMAT})"),
+        ));
+    }
+    r.node()
+}
+
 fn damaged(what: &str) -> Error {
     Error::new(
         ErrorKind::Backend,
@@ -685,6 +699,23 @@ OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3Bx\r\n
         let mut extra = enc;
         extra.push(0);
         assert!(decode(&extra).is_err());
+    }
+
+    #[test]
+    fn decoding_the_tree_alone_gives_the_full_decodes_tree() {
+        let m = crate::message::ingest(SAMPLE).map(|i| i.message);
+        let Ok(m) = m else {
+            panic!("ingest failed: {m:?}");
+        };
+        let enc = encode(&m);
+        assert_eq!(decode_tree(&enc).as_ref(), Ok(&m.tree));
+        let mut wrong = enc.clone();
+        wrong[0] = 99;
+        assert_eq!(
+            decode_tree(&wrong).map_err(|e| e.kind()),
+            Err(ErrorKind::Backend)
+        );
+        assert!(decode_tree(&enc[..3]).is_err());
     }
 
     proptest::proptest! {

@@ -6,11 +6,11 @@ use rusqlite::OptionalExtension;
 
 use super::mailboxes::{MAILBOX_COLUMNS, mailbox_from};
 use super::users::{USER_COLUMNS, user_from};
-use super::{SqliteStore, id_at, idb, sql, u_at};
+use super::{SqliteStore, codec, id_at, idb, sql, u_at};
 use crate::Result;
-use crate::model::{MessageId, Uid};
+use crate::model::{MailboxId, MessageId, Uid, UidSet};
 use crate::service::pop3::Pop3Message;
-use crate::store::pop3::{Pop3Inbox, Pop3Snapshot, pop3_window};
+use crate::store::pop3::{Pop3Content, Pop3Inbox, Pop3Snapshot, pop3_window};
 
 impl SqliteStore {
     /// See [`crate::store::UserStore::pop3_login_snapshot`].
@@ -66,6 +66,44 @@ impl SqliteStore {
                 user,
                 inbox: Some(Pop3Inbox { mailbox, newest }),
             }))
+        })
+        .await
+    }
+
+    /// See [`crate::store::UserStore::pop3_contents`]: only the UID and the encoded content,
+    /// through the `(mailbox, uid)` index (which holds the row id the content is keyed by), so the
+    /// message rows themselves are not read; the content is decoded when it is sent.
+    pub(super) async fn pop3_content_read(
+        &self,
+        mailbox: MailboxId,
+        uids: UidSet,
+    ) -> Result<Vec<(Uid, Pop3Content)>> {
+        self.read(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT m.uid, c.data FROM messages m JOIN message_content c ON c.rid = m.rid \
+                     WHERE m.mailbox = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid",
+                )
+                .map_err(sql)?;
+            let mut out = Vec::new();
+            for &(lo, hi) in uids.ranges() {
+                let mut rows = stmt
+                    .query(rusqlite::params![
+                        idb(mailbox.0),
+                        i64::from(lo),
+                        i64::from(hi)
+                    ])
+                    .map_err(sql)?;
+                while let Some(row) = rows.next().map_err(sql)? {
+                    let uid = Uid(u32::try_from(u_at(row, 0).map_err(sql)?).unwrap_or(u32::MAX));
+                    let data: Vec<u8> = row.get(1).map_err(sql)?;
+                    out.push((
+                        uid,
+                        Pop3Content::deferred(move || codec::decode_tree(&data)),
+                    ));
+                }
+            }
+            Ok(out)
         })
         .await
     }

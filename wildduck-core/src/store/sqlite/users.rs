@@ -6,7 +6,8 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{SqliteStore, i, id_at, idb, json_list, opt_id_at, parse_list, sql, u_at};
 use crate::Result;
 use crate::model::{
-    Address, AddressId, TempPassword, Timestamp, User, UserId, UserLimits, UserUpdate,
+    Address, AddressId, MailboxId, TempPassword, Timestamp, Uid, UidSet, User, UserId, UserLimits,
+    UserUpdate,
 };
 use crate::service::users::unameview;
 use crate::store::{AddressStore, DeletedUser, RestoredUser, UserStore};
@@ -153,6 +154,16 @@ impl UserStore for SqliteStore {
         default_max: u64,
     ) -> Result<Option<crate::store::pop3::Pop3Snapshot>> {
         self.pop3_snapshot(view.to_string(), default_max).await
+    }
+
+    async fn pop3_contents(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+    ) -> Result<Option<Vec<(Uid, crate::store::pop3::Pop3Content)>>> {
+        self.pop3_content_read(mailbox, uids.clone())
+            .await
+            .map(Some)
     }
 
     async fn list_users(&self) -> Result<Vec<User>> {
