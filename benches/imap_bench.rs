@@ -591,6 +591,9 @@ async fn main() {
     let config = ImapConfig {
         // Every client is the same user; WildDuck's default of 15 would refuse the rest.
         max_connections: 100_000,
+        // WildDuck's flood guard (1,000 SELECTs / EXPUNGEs per connection) would end a
+        // persistent session after 1,000 rounds; Dovecot has none.
+        max_selects: u32::MAX,
         ..ImapConfig::default()
     };
     let server =

@@ -100,11 +100,13 @@ async fn wildduck_events_reach_our_subscribers() {
         vec![
             Notification {
                 user: user.clone(),
-                payload: None
+                payload: None,
+                origin: None
             },
             Notification {
                 user: user.clone(),
-                payload: Some(serde_json::json!({"action": "logout"}))
+                payload: Some(serde_json::json!({"action": "logout"})),
+                origin: None
             }
         ]
     );

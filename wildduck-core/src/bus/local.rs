@@ -64,6 +64,16 @@ impl Notifier for LocalNotifier {
         let _ = self.tx.send(BusEvent::Notify(Notification {
             user: user.to_owned(),
             payload,
+            origin: None,
+        }));
+        Ok(())
+    }
+
+    async fn publish_change(&self, user: &str, origin: Option<&str>) -> Result<()> {
+        let _ = self.tx.send(BusEvent::Notify(Notification {
+            user: user.to_owned(),
+            payload: None,
+            origin: origin.map(str::to_owned),
         }));
         Ok(())
     }

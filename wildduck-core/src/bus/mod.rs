@@ -33,7 +33,8 @@ pub const EVENTS_CHANNEL: &str = "wd_events";
 /// One change notification as it travels between instances.
 ///
 /// On the wire (Redis) it is WildDuck's JSON: `{"e":"<userId>"}`, or `{"e":"<userId>","p":<payload>}` when
-/// a payload is given.
+/// a payload is given; ours add `"o":"<session id>"` when the change came from a session (WildDuck
+/// reads only `e` and `p`, so it ignores the field; its own events have none).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     /// The user whose data changed (the hex ObjectId string in the MongoDB backend).
@@ -41,6 +42,9 @@ pub struct Notification {
     /// WildDuck's `p`: an action for the listeners (e.g. a command for live sessions). `None` for the
     /// common "new journal entries" event.
     pub payload: Option<Value>,
+    /// The session whose change this announces (the `ignore` of its journal entries): that
+    /// session already told its client and need not read the journal for it. `None`: anyone's.
+    pub origin: Option<String>,
 }
 
 impl Notification {
@@ -51,6 +55,9 @@ impl Notification {
         obj.insert("e".to_owned(), Value::String(self.user.clone()));
         if let Some(p) = &self.payload {
             obj.insert("p".to_owned(), p.clone());
+        }
+        if let Some(o) = &self.origin {
+            obj.insert("o".to_owned(), Value::String(o.clone()));
         }
         Value::Object(obj).to_string()
     }
@@ -69,9 +76,15 @@ impl Notification {
             None | Some(Value::Null) => None,
             Some(p) => Some(p.clone()),
         };
+        let origin = obj
+            .get("o")
+            .and_then(Value::as_str)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned);
         Some(Self {
             user: user.to_owned(),
             payload,
+            origin,
         })
     }
 }
@@ -178,8 +191,9 @@ impl Subscription {
     /// [`COALESCE_MAX`], and the burst is delivered as one event. Events with a payload and
     /// [`BusEvent::Missed`] are never merged or dropped: those arriving during a burst come on the next
     /// calls, in order.
+    /// A burst of changes from different sessions is delivered without an origin.
     pub async fn recv_coalesced(&mut self, user: &str) -> Option<BusEvent> {
-        let first = self.recv_for(user).await?;
+        let mut first = self.recv_for(user).await?;
         let BusEvent::Notify(Notification { payload: None, .. }) = &first else {
             return Some(first);
         };
@@ -187,7 +201,17 @@ impl Subscription {
         loop {
             let wait = (tokio::time::Instant::now() + COALESCE_QUIET).min(hard);
             match tokio::time::timeout_at(wait, self.recv_raw_for(user)).await {
-                Ok(Some(BusEvent::Notify(Notification { payload: None, .. }))) => continue,
+                Ok(Some(BusEvent::Notify(Notification {
+                    payload: None,
+                    origin,
+                    ..
+                }))) => {
+                    if let BusEvent::Notify(n) = &mut first
+                        && n.origin != origin
+                    {
+                        n.origin = None;
+                    }
+                }
                 Ok(Some(other)) => self.stash.push_back(other),
                 // Closed or quiet: deliver the burst now.
                 Ok(None) | Err(_) => return Some(first),
@@ -203,6 +227,13 @@ pub trait Notifier: Send + Sync + fmt::Debug {
     /// Tells every subscriber (on every instance) that something changed for `user`. With a payload,
     /// the event carries an action for the listeners (WildDuck's `p`).
     async fn publish(&self, user: &str, payload: Option<Value>) -> Result<()>;
+
+    /// A plain change event for `user` caused by `origin` (a session id; see
+    /// [`Notification::origin`]). The default drops the origin.
+    async fn publish_change(&self, user: &str, origin: Option<&str>) -> Result<()> {
+        let _ = origin;
+        self.publish(user, None).await
+    }
 
     /// A new receiver of every event published from now on.
     fn subscribe(&self) -> Subscription;
@@ -376,6 +407,7 @@ mod tests {
         let n = Notification {
             user: "5a1c0ee490a34c67e266931c".to_owned(),
             payload: None,
+            origin: None,
         };
         let wire = n.to_wire();
         assert_eq!(wire, r#"{"e":"5a1c0ee490a34c67e266931c"}"#);
@@ -386,9 +418,42 @@ mod tests {
         let with_p = Notification {
             user: "u1".to_owned(),
             payload: Some(serde_json::json!({"cmd": "logout"})),
+            origin: None,
         };
         assert_eq!(with_p.to_wire(), r#"{"e":"u1","p":{"cmd":"logout"}}"#);
         assert_eq!(Notification::from_wire(&with_p.to_wire()), Some(with_p));
+    }
+
+    #[test]
+    fn origin_travels_and_wildduck_events_have_none() {
+        let n = Notification {
+            user: "u1".to_owned(),
+            payload: None,
+            origin: Some("sess1".to_owned()),
+        };
+        assert_eq!(n.to_wire(), r#"{"e":"u1","o":"sess1"}"#);
+        assert_eq!(Notification::from_wire(&n.to_wire()), Some(n));
+        let wildduck = Notification::from_wire(r#"{"e":"u1"}"#).map(|n| n.origin);
+        assert_eq!(wildduck, Some(None));
+    }
+
+    #[tokio::test]
+    async fn a_burst_from_two_sessions_loses_its_origin() {
+        let notifier = local::LocalNotifier::new();
+        let mut own = notifier.subscribe();
+        let mut mixed = notifier.subscribe();
+        notifier.publish_change("u", Some("a")).await.unwrap();
+        notifier.publish_change("u", Some("a")).await.unwrap();
+        let Some(BusEvent::Notify(n)) = own.recv_coalesced("u").await else {
+            panic!("no event");
+        };
+        assert_eq!(n.origin.as_deref(), Some("a"));
+        notifier.publish_change("u", Some("b")).await.unwrap();
+        // `mixed` sees a, a, b as one burst: nobody may skip it.
+        let Some(BusEvent::Notify(n)) = mixed.recv_coalesced("u").await else {
+            panic!("no event");
+        };
+        assert_eq!(n.origin, None);
     }
 
     #[test]
@@ -409,7 +474,8 @@ mod tests {
             Notification::from_wire(r#"{"p":null,"e":"x"}"#),
             Some(Notification {
                 user: "x".to_owned(),
-                payload: None
+                payload: None,
+                origin: None
             })
         );
     }

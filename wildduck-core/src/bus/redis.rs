@@ -182,11 +182,32 @@ async fn subscriber_loop(
 #[async_trait]
 impl Notifier for RedisNotifier {
     async fn publish(&self, user: &str, payload: Option<Value>) -> Result<()> {
-        let wire = Notification {
+        self.publish_wire(Notification {
             user: user.to_owned(),
             payload,
-        }
-        .to_wire();
+            origin: None,
+        })
+        .await
+    }
+
+    async fn publish_change(&self, user: &str, origin: Option<&str>) -> Result<()> {
+        self.publish_wire(Notification {
+            user: user.to_owned(),
+            payload: None,
+            origin: origin.map(str::to_owned),
+        })
+        .await
+    }
+
+    fn subscribe(&self) -> Subscription {
+        Subscription::new(self.tx.subscribe())
+    }
+}
+
+impl RedisNotifier {
+    /// Publishes one event on WildDuck's channel.
+    async fn publish_wire(&self, n: Notification) -> Result<()> {
+        let wire = n.to_wire();
         let mut conn = self.conn.clone();
         redis::cmd("PUBLISH")
             .arg(EVENTS_CHANNEL)
@@ -195,10 +216,6 @@ impl Notifier for RedisNotifier {
             .await
             .map_err(|e| backend("publish", e))?;
         Ok(())
-    }
-
-    fn subscribe(&self) -> Subscription {
-        Subscription::new(self.tx.subscribe())
     }
 }
 

@@ -29,7 +29,8 @@ use crate::model::{
     ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, UserId,
 };
 use crate::store::{
-    AppendMessage, BlobRef, CopiedUid, FlagChange, FlagResult, MessageFilter, NewBlob, ThreadLookup,
+    AppendMessage, BlobRef, CopiedUid, ExpungeRequest, FlagChange, FlagResult, FlagUpdate,
+    MessageFilter, NewBlob, ThreadLookup, flags_entry, message_entry,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -158,50 +159,6 @@ fn over_quota() -> Error {
 
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// A journal entry about one message.
-fn message_entry(
-    command: JournalCommand,
-    meta: &MessageMeta,
-    modseq: ModSeq,
-    session: Option<&str>,
-) -> JournalEntry {
-    JournalEntry {
-        user: meta.user,
-        mailbox: meta.mailbox,
-        command: Some(command),
-        uid: Some(meta.uid),
-        message: Some(meta.id),
-        modseq,
-        unseen: Some(!meta.flags.contains(&Flag::Seen)),
-        ignore: session.map(str::to_string),
-        created: Timestamp::now(),
-        ..Default::default()
-    }
-}
-
-/// The journal entry of a flag change (`FETCH`, with the new flags).
-fn flags_entry(
-    user: UserId,
-    mailbox: MailboxId,
-    c: &FlagChange,
-    session: Option<&str>,
-) -> JournalEntry {
-    JournalEntry {
-        user,
-        mailbox,
-        command: Some(JournalCommand::Fetch),
-        uid: Some(c.uid),
-        message: Some(c.id),
-        modseq: c.modseq,
-        flags: Some(c.flags.to_strings()),
-        unseen: Some(!c.flags.contains(&Flag::Seen)),
-        unseen_change: Some(c.seen_changed),
-        ignore: session.map(str::to_string),
-        created: Timestamp::now(),
-        ..Default::default()
-    }
 }
 
 /// The Redis key of a user's daily IMAP download counter (WildDuck's `idw:<user>`).
@@ -377,6 +334,27 @@ impl Services {
         result
     }
 
+    /// Tells every session of `user` that something changed, naming `session` (the one that made
+    /// the change and journaled it with `ignore`) so that session does not read its own entries
+    /// back: it told its client already.
+    async fn notify_from(&self, user: UserId, session: Option<&str>) {
+        if let Some(n) = &self.notifier
+            && let Err(e) = n.publish_change(&user.to_string(), session).await
+        {
+            tracing::warn!(%user, error = %e, "change notification failed");
+        }
+    }
+
+    /// `(archived, expires)` for messages archived now, `None` when no archive is kept.
+    fn archive_window(&self) -> Option<(Timestamp, Timestamp)> {
+        if self.config.archive_time.is_zero() {
+            return None;
+        }
+        let now = Timestamp::now();
+        let keep = i64::try_from(self.config.archive_time.as_millis()).unwrap_or(i64::MAX);
+        Some((now, Timestamp(now.0.saturating_add(keep))))
+    }
+
     /// APPEND: ingests `req.raw` and stores it in one of `user`'s mailboxes.
     ///
     /// Errors: `TooBig` over 64 MiB; `NotFound` for an unknown or another user's mailbox;
@@ -454,7 +432,7 @@ impl Services {
             )
             .await?;
         // Only after the commit: sessions woken now find the message and its journal entry.
-        self.notify(user).await;
+        self.notify_from(user, req.session).await;
         self.record_correspondents(user, correspondents);
         Ok(Appended {
             id,
@@ -546,7 +524,7 @@ impl Services {
         self.remember_keywords(target, &keywords).await;
         let entries: Vec<JournalEntry> = copies.iter().map(|m| exists_entry(m, session)).collect();
         self.journal(&entries).await;
-        self.notify(user).await;
+        self.notify_from(user, session).await;
         Ok(Copied {
             uid_validity: target.uid_validity,
             modseq: copies.first().map(|m| m.modseq),
@@ -650,7 +628,7 @@ impl Services {
             .collect();
         entries.extend(copies.iter().map(|m| exists_entry(m, session)));
         self.journal(&entries).await;
-        self.notify(user).await;
+        self.notify_from(user, session).await;
         Ok(Moved {
             uid_validity: target.uid_validity,
             target_modseq: copies.first().map(|m| m.modseq),
@@ -689,6 +667,23 @@ impl Services {
             ..Default::default()
         };
         self.with_mailbox_lock(mailbox.id, EXPUNGE_LOCK_TTL, async {
+            // One transaction where the backend has it (SQLite); else the primitives below.
+            let request = ExpungeRequest {
+                user,
+                mailbox: mailbox.id,
+                uids,
+                archive: archive.then(|| self.archive_window()).flatten(),
+                session,
+            };
+            if let Some(out) = self.backend.messages.expunge_journaled(request).await? {
+                if !out.removed.is_empty() {
+                    self.notify_from(user, session).await;
+                }
+                return Ok(Expunged {
+                    uids: out.removed.iter().map(|m| m.uid).collect(),
+                    modseq: out.modseq,
+                });
+            }
             let found = self.backend.messages.find_meta(mailbox.id, &filter).await?;
             self.remove_messages(user, mailbox.id, found, session, archive)
                 .await
@@ -773,7 +768,7 @@ impl Services {
             .map(|m| message_entry(JournalCommand::Expunge, m, modseq, session))
             .collect();
         self.journal(&entries).await;
-        self.notify(user).await;
+        self.notify_from(user, session).await;
         Ok(Expunged {
             uids: found.iter().map(|m| m.uid).collect(),
             modseq: Some(modseq),
@@ -793,25 +788,30 @@ impl Services {
         session: Option<&str>,
     ) -> Result<FlagResult> {
         Self::own(user, mailbox)?;
+        let keywords = match op {
+            FlagOp::Add(f) | FlagOp::Replace(f) => new_keywords(mailbox, f),
+            FlagOp::Remove(_) => Vec::new(),
+        };
+        // Flags, keywords and journal in one step (one transaction on SQLite).
         let result = self
             .backend
             .messages
-            .set_flags(mailbox.id, uids, op, unchanged_since)
+            .set_flags_journaled(
+                &self.backend,
+                FlagUpdate {
+                    user,
+                    mailbox: mailbox.id,
+                    uids,
+                    op,
+                    unchanged_since,
+                    keywords: &keywords,
+                    session,
+                },
+            )
             .await?;
-        if result.changed.is_empty() {
-            return Ok(result);
+        if !result.changed.is_empty() {
+            self.notify_from(user, session).await;
         }
-        match op {
-            FlagOp::Add(f) | FlagOp::Replace(f) => self.remember_keywords(mailbox, f).await,
-            FlagOp::Remove(_) => {}
-        }
-        let entries: Vec<JournalEntry> = result
-            .changed
-            .iter()
-            .map(|c| flags_entry(user, mailbox.id, c, session))
-            .collect();
-        self.journal(&entries).await;
-        self.notify(user).await;
         Ok(result)
     }
 
@@ -899,7 +899,7 @@ impl Services {
         if let Some(c) = &change {
             self.journal(&[flags_entry(user, mailbox.id, c, session)])
                 .await;
-            self.notify(user).await;
+            self.notify_from(user, session).await;
         }
         let fetched = if with_blobs {
             self.with_blobs(vec![(meta, message)]).await?.pop()

@@ -27,8 +27,9 @@ pub mod sqlite;
 pub use archive::{ArchiveOutcome, ArchiveStore, ArchivedMessage};
 pub mod tasks;
 use crate::model::{
-    Address, AddressId, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
-    ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, User, UserId, UserUpdate,
+    Address, AddressId, Flag, FlagOp, Flags, JournalCommand, JournalEntry, Mailbox, MailboxId,
+    MessageId, MessageMeta, ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, User, UserId,
+    UserUpdate,
 };
 use crate::model::{ObjectId, RegisterEntry};
 pub use tasks::{LockToken, Task, TaskStatus, TaskStore};
@@ -383,6 +384,51 @@ pub struct FlagResult {
     pub modseq: Option<ModSeq>,
 }
 
+/// A STORE with what it records, for [`MessageStore::set_flags_journaled`].
+#[derive(Debug, Clone, Copy)]
+pub struct FlagUpdate<'a> {
+    /// The mailbox's owner (the journal entries' user).
+    pub user: UserId,
+    /// The mailbox.
+    pub mailbox: MailboxId,
+    /// The messages to change.
+    pub uids: &'a UidSet,
+    /// The change.
+    pub op: &'a FlagOp,
+    /// CONDSTORE `UNCHANGEDSINCE`.
+    pub unchanged_since: Option<ModSeq>,
+    /// Keywords to add to the mailbox's keyword list when something changed (the caller left
+    /// out known ones).
+    pub keywords: &'a [String],
+    /// The session that made the change (the entries' `ignore`).
+    pub session: Option<&'a str>,
+}
+
+/// An EXPUNGE, for [`MessageStore::expunge_journaled`].
+#[derive(Debug, Clone, Copy)]
+pub struct ExpungeRequest<'a> {
+    /// The mailbox's owner (whose `storageUsed` shrinks).
+    pub user: UserId,
+    /// The mailbox.
+    pub mailbox: MailboxId,
+    /// Only these UIDs (`None`: every `\Deleted` message).
+    pub uids: Option<&'a UidSet>,
+    /// Keep the messages that are not drafts in the archive of deleted messages, stamped
+    /// `(archived, expires)`; `None` removes them for good.
+    pub archive: Option<(Timestamp, Timestamp)>,
+    /// The session that made the change (the entries' `ignore`).
+    pub session: Option<&'a str>,
+}
+
+/// What [`MessageStore::expunge_journaled`] removed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExpungeOutcome {
+    /// The removed messages as they were, sorted by UID.
+    pub removed: Vec<MessageMeta>,
+    /// The MODSEQ of the expunge; `None` when nothing was removed.
+    pub modseq: Option<ModSeq>,
+}
+
 /// Source of a UID → new UID copy, as COPYUID reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopiedUid {
@@ -565,6 +611,58 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
         op: &FlagOp,
         unchanged_since: Option<ModSeq>,
     ) -> Result<FlagResult>;
+    /// STORE with its records: [`MessageStore::set_flags`], then, when something changed, the
+    /// keywords added to the mailbox and one `FETCH` journal entry per changed message
+    /// ([`flags_entry`]). A backend with transactions overrides it to do all of it in one
+    /// transaction; this default runs the three primitives, the last two best effort (logged:
+    /// the change is complete by then).
+    async fn set_flags_journaled(
+        &self,
+        backend: &Backend,
+        update: FlagUpdate<'_>,
+    ) -> Result<FlagResult> {
+        let result = self
+            .set_flags(
+                update.mailbox,
+                update.uids,
+                update.op,
+                update.unchanged_since,
+            )
+            .await?;
+        if result.changed.is_empty() {
+            return Ok(result);
+        }
+        if !update.keywords.is_empty()
+            && let Err(e) = backend
+                .mailboxes
+                .add_keywords(update.mailbox, update.keywords)
+                .await
+        {
+            tracing::warn!(mailbox = %update.mailbox, error = %e, "keyword list update failed");
+        }
+        let entries: Vec<JournalEntry> = result
+            .changed
+            .iter()
+            .map(|c| flags_entry(update.user, update.mailbox, c, update.session))
+            .collect();
+        if let Err(e) = backend.journal.append(&entries).await {
+            tracing::warn!(error = %e, entries = entries.len(), "journal write failed");
+        }
+        Ok(result)
+    }
+    /// EXPUNGE in one step: removes the `\Deleted` messages the request names (archiving
+    /// those that are not drafts when it says so), releases the attachment references of those
+    /// not archived, takes their sizes off the user's `storageUsed`, allocates one MODSEQ and
+    /// journals one `EXPUNGE` entry per message ([`message_entry`]), all in one transaction.
+    /// `Ok(None)` (this default) means the backend has no such step and the caller runs the
+    /// primitives one by one.
+    async fn expunge_journaled(
+        &self,
+        request: ExpungeRequest<'_>,
+    ) -> Result<Option<ExpungeOutcome>> {
+        let _ = request;
+        Ok(None)
+    }
     /// Copies the messages at `uids` into `target` (same user) with fresh ids and consecutive new
     /// UIDs allocated in one step, keeping `root`, flags and dates; the target's MODSEQ is bumped
     /// once and given to every copy. Attachment references are the caller's business.
@@ -951,6 +1049,50 @@ pub async fn append_in_steps<M: MessageStore + ?Sized>(
         }
     }
     Ok(meta)
+}
+
+/// The journal entry of a message event (`EXISTS`, `EXPUNGE`) at `modseq`, caused by `session`.
+pub(crate) fn message_entry(
+    command: JournalCommand,
+    meta: &MessageMeta,
+    modseq: ModSeq,
+    session: Option<&str>,
+) -> JournalEntry {
+    JournalEntry {
+        user: meta.user,
+        mailbox: meta.mailbox,
+        command: Some(command),
+        uid: Some(meta.uid),
+        message: Some(meta.id),
+        modseq,
+        unseen: Some(!meta.flags.contains(&Flag::Seen)),
+        ignore: session.map(str::to_string),
+        created: Timestamp::now(),
+        ..Default::default()
+    }
+}
+
+/// The journal entry of a flag change (`FETCH`, with the new flags).
+pub(crate) fn flags_entry(
+    user: UserId,
+    mailbox: MailboxId,
+    c: &FlagChange,
+    session: Option<&str>,
+) -> JournalEntry {
+    JournalEntry {
+        user,
+        mailbox,
+        command: Some(JournalCommand::Fetch),
+        uid: Some(c.uid),
+        message: Some(c.id),
+        modseq: c.modseq,
+        flags: Some(c.flags.to_strings()),
+        unseen: Some(!c.flags.contains(&Flag::Seen)),
+        unseen_change: Some(c.seen_changed),
+        ignore: session.map(str::to_string),
+        created: Timestamp::now(),
+        ..Default::default()
+    }
 }
 
 /// Gives the journal entry of an append the stored message's UID, MODSEQ, id and thread.

@@ -51,7 +51,8 @@ pub async fn publish_on_a_reaches_subscriber_on_b(p: &Pair) {
         got,
         Notification {
             user: user.clone(),
-            payload: None
+            payload: None,
+            origin: None
         }
     );
     // The publishing instance's own subscribers hear it too (other sessions of the same user).

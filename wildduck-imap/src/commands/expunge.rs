@@ -11,7 +11,8 @@ use crate::proto::SequenceSet;
 use crate::response::write_number;
 use crate::session::{Context, Reply};
 
-/// WildDuck's flood guard: more EXPUNGE commands on one connection end it.
+/// WildDuck's flood guard: more EXPUNGE commands on one connection end it (the default of
+/// [`crate::ImapConfig::max_selects`], which sets it).
 pub const MAX_EXPUNGE_COMMANDS: u32 = 1000;
 
 /// Expunges (all `\Deleted`, or only `uids`) and updates the view. Returns the untagged
@@ -75,7 +76,7 @@ pub async fn handle(ctx: &mut Context<'_>, uids: Option<&SequenceSet>) -> Reply 
         return Reply::ok(format!("{name} completed"));
     }
     ctx.session.expunge_count = ctx.session.expunge_count.saturating_add(1);
-    if ctx.session.expunge_count > MAX_EXPUNGE_COMMANDS {
+    if ctx.session.expunge_count > ctx.config().max_selects {
         ctx.session.selected = None;
         ctx.untagged(&format!(
             "BYE Too many {name} commands issued, please reconnect"

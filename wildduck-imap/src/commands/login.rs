@@ -77,7 +77,7 @@ pub async fn complete_login(
             None
         }
     };
-    let handle = ctx.shared.registry.register(&uid);
+    let handle = ctx.shared.registry.register(&uid, &session_id);
     ctx.session.user = Some(Box::new(LoggedIn {
         id: user.id,
         username: username.to_string(),

@@ -18,6 +18,9 @@ use wildduck_core::bus::{BusEvent, Notifier};
 /// What the bus told one session.
 #[derive(Debug, Default)]
 pub struct SessionHandle {
+    /// The session's id: change events it caused itself ([`wildduck_core::bus::Notification::origin`])
+    /// are not for it.
+    session: Box<str>,
     notify: Notify,
     /// New journal entries may exist for this user.
     changed: AtomicBool,
@@ -49,8 +52,11 @@ impl SessionHandle {
         }
     }
 
-    fn signal(&self, payload: Option<Value>) {
+    fn signal(&self, payload: Option<Value>, origin: Option<&str>) {
         match payload {
+            // The session's own change: it told its client already, and its view skips its own
+            // journal entries anyway (they are read, at no cost, with the next foreign change).
+            None if origin.is_some_and(|o| *o == *self.session) => return,
             None => self.changed.store(true, Ordering::Release),
             Some(p) => {
                 if let Ok(mut v) = self.payloads.lock() {
@@ -69,9 +75,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Registers a session of `user`; it stays registered until the handle is dropped.
-    pub fn register(&self, user: &str) -> Arc<SessionHandle> {
-        let handle = Arc::new(SessionHandle::default());
+    /// Registers session `session` of `user`; it stays registered until the handle is dropped.
+    pub fn register(&self, user: &str, session: &str) -> Arc<SessionHandle> {
+        let handle = Arc::new(SessionHandle {
+            session: session.into(),
+            ..SessionHandle::default()
+        });
         if let Ok(mut m) = self.users.lock() {
             let list = m.entry(user.to_string()).or_default();
             list.retain(|w| w.strong_count() > 0);
@@ -91,15 +100,16 @@ impl Registry {
             .unwrap_or(0)
     }
 
-    /// Wakes every session of `user` (all users when `None`).
-    pub fn signal(&self, user: Option<&str>, payload: Option<Value>) {
+    /// Wakes every session of `user` (all users when `None`) but `origin`, the session whose own
+    /// change a plain event announces.
+    pub fn signal(&self, user: Option<&str>, payload: Option<Value>, origin: Option<&str>) {
         let Ok(mut m) = self.users.lock() else {
             return;
         };
         let mut wake = |list: &mut Vec<Weak<SessionHandle>>| {
             list.retain(|w| match w.upgrade() {
                 Some(h) => {
-                    h.signal(payload.clone());
+                    h.signal(payload.clone(), origin);
                     true
                 }
                 None => false,
@@ -127,8 +137,8 @@ impl Registry {
         let mut sub = notifier.subscribe();
         while let Some(ev) = sub.recv().await {
             match ev {
-                BusEvent::Notify(n) => self.signal(Some(&n.user), n.payload),
-                BusEvent::Missed => self.signal(None, None),
+                BusEvent::Notify(n) => self.signal(Some(&n.user), n.payload, n.origin.as_deref()),
+                BusEvent::Missed => self.signal(None, None, None),
             }
         }
     }
@@ -141,18 +151,28 @@ mod tests {
     #[tokio::test]
     async fn signals_reach_only_the_user() {
         let r = Registry::default();
-        let a = r.register("a");
-        let b = r.register("b");
-        r.signal(Some("a"), None);
+        let a = r.register("a", "s1");
+        let b = r.register("b", "s2");
+        r.signal(Some("a"), None, None);
         assert!(a.take_changed());
         assert!(!b.take_changed());
+        // A session's own change does not mark it; another session of the user is marked.
+        let a2 = r.register("a", "s3");
+        r.signal(Some("a"), None, Some("s1"));
+        assert!(!a.take_changed());
+        assert!(a2.take_changed());
         // The permit is kept until someone waits.
         tokio::time::timeout(std::time::Duration::from_millis(50), a.notified())
             .await
             .expect("permit kept");
-        r.signal(Some("b"), Some(serde_json::json!({"command": "LOGOUT"})));
+        r.signal(
+            Some("b"),
+            Some(serde_json::json!({"command": "LOGOUT"})),
+            Some("s2"),
+        );
         assert_eq!(b.take_payloads().len(), 1);
         assert!(!b.take_changed());
+        drop(a2);
         assert_eq!(r.sessions("a"), 1);
         drop(a);
         assert_eq!(r.sessions("a"), 0);

@@ -39,8 +39,9 @@ fn select_archived(
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
 }
 
-/// Releases one reference per blob of `meta` (the archive entry's share).
-fn release_in(conn: &Connection, meta: &MessageMeta, now: i64) -> Result<()> {
+/// Releases one reference per blob of `meta` (the archive entry's share, or the message's own
+/// when it is deleted without an archive entry).
+pub(super) fn release_in(conn: &Connection, meta: &MessageMeta, now: i64) -> Result<()> {
     let mut stmt = conn
         .prepare_cached(
             "UPDATE blobs SET refs = refs - 1, magic = magic - ?1, updated = ?2 WHERE hash = ?3",
@@ -51,6 +52,58 @@ fn release_in(conn: &Connection, meta: &MessageMeta, now: i64) -> Result<()> {
             .map_err(sql)?;
     }
     Ok(())
+}
+
+/// Copies the messages `archive` (a subset of `ids`) of `mailbox` into the archive stamped `at`
+/// and `expires`, then deletes every message of `ids`, inside `tx`.
+pub(super) fn archive_and_delete_in(
+    tx: &Connection,
+    mailbox: MailboxId,
+    ids: &[MessageId],
+    archive: &[MessageId],
+    at: Timestamp,
+    expires: Timestamp,
+) -> Result<ArchiveOutcome> {
+    let mut out = ArchiveOutcome::default();
+    // A plain row copy: the content is moved as stored, never decoded.
+    let mut copy = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO archived (id, root, user, mailbox, uid, modseq, thread, \
+             idate, hdate, flags, size, msgid, subject, ha, junk, magic, rdate, blobs, \
+             archived, expires, data) \
+             SELECT m.id, m.root, m.user, m.mailbox, m.uid, m.modseq, m.thread, m.idate, \
+             m.hdate, m.flags, m.size, m.msgid, m.subject, m.ha, m.junk, m.magic, m.rdate, \
+             m.blobs, ?1, ?2, c.data FROM messages m JOIN message_content c \
+             ON c.rid = m.rid WHERE m.mailbox = ?3 AND m.id = ?4",
+        )
+        .map_err(sql)?;
+    let mut present = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM archived WHERE id = ?1) \
+             AND EXISTS (SELECT 1 FROM messages WHERE mailbox = ?2 AND id = ?1)",
+        )
+        .map_err(sql)?;
+    for id in archive {
+        let n = copy
+            .execute(params![at.0, expires.0, idb(mailbox.0), idb(id.0)])
+            .map_err(sql)?;
+        let already = n == 0
+            && present
+                .query_row(params![idb(id.0), idb(mailbox.0)], |r| r.get::<_, bool>(0))
+                .map_err(sql)?;
+        if n == 1 || already {
+            out.archived.push(*id);
+        }
+    }
+    let mut delete = tx
+        .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND id = ?2")
+        .map_err(sql)?;
+    for id in ids {
+        out.deleted += delete
+            .execute(params![idb(mailbox.0), idb(id.0)])
+            .map_err(sql)? as u64;
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -75,46 +128,7 @@ impl ArchiveStore for SqliteStore {
         // An expunge: not fsynced under `Synchronous::Optimized` (lost, the messages would
         // only be back in their mailbox).
         self.write_relaxed(move |tx| {
-            let mut out = ArchiveOutcome::default();
-            // A plain row copy: the content is moved as stored, never decoded.
-            let mut copy = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO archived (id, root, user, mailbox, uid, modseq, thread, \
-                     idate, hdate, flags, size, msgid, subject, ha, junk, magic, rdate, blobs, \
-                     archived, expires, data) \
-                     SELECT m.id, m.root, m.user, m.mailbox, m.uid, m.modseq, m.thread, m.idate, \
-                     m.hdate, m.flags, m.size, m.msgid, m.subject, m.ha, m.junk, m.magic, m.rdate, \
-                     m.blobs, ?1, ?2, c.data FROM messages m JOIN message_content c \
-                     ON c.rid = m.rid WHERE m.mailbox = ?3 AND m.id = ?4",
-                )
-                .map_err(sql)?;
-            let mut present = tx
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM archived WHERE id = ?1) \
-                     AND EXISTS (SELECT 1 FROM messages WHERE mailbox = ?2 AND id = ?1)",
-                )
-                .map_err(sql)?;
-            for id in &archive {
-                let n = copy
-                    .execute(params![at.0, expires.0, idb(mailbox.0), idb(id.0)])
-                    .map_err(sql)?;
-                let already = n == 0
-                    && present
-                        .query_row(params![idb(id.0), idb(mailbox.0)], |r| r.get::<_, bool>(0))
-                        .map_err(sql)?;
-                if n == 1 || already {
-                    out.archived.push(*id);
-                }
-            }
-            let mut delete = tx
-                .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND id = ?2")
-                .map_err(sql)?;
-            for id in &ids {
-                out.deleted += delete
-                    .execute(params![idb(mailbox.0), idb(id.0)])
-                    .map_err(sql)? as u64;
-            }
-            Ok(out)
+            archive_and_delete_in(tx, mailbox, &ids, &archive, at, expires)
         })
         .await
     }

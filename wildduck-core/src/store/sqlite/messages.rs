@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::archive::{archive_and_delete_in, release_in};
 use super::attachments::put_blobs_in;
 use super::journal::{append_in as journal_append_in, max_seq};
 use super::mailboxes::{MAILBOX_COLUMNS, add_keywords_in, allocate_in, mailbox_from};
@@ -12,12 +13,13 @@ use super::threads::resolve_in;
 use super::{SqliteStore, codec, i, id_at, idb, opt_id_at, sql, u_at};
 use crate::message::StoredMessage;
 use crate::model::{
-    Flag, FlagOp, Flags, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta, ModSeq,
-    SpecialUse, ThreadId, Timestamp, Uid, UidSet, UserId,
+    Flag, FlagOp, Flags, JournalCommand, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
+    ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, UserId,
 };
 use crate::store::{
-    AppendMessage, Backend, CopiedUid, FlagChange, FlagResult, FlagsRow, MessageFilter,
-    MessageStore, NewMessage, SelectState, UidWindow, stamp_entry,
+    AppendMessage, Backend, CopiedUid, ExpungeOutcome, ExpungeRequest, FlagChange, FlagResult,
+    FlagUpdate, FlagsRow, MessageFilter, MessageStore, NewMessage, SelectState, UidWindow,
+    flags_entry, message_entry, stamp_entry,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -177,6 +179,78 @@ fn list_uids_in(conn: &Connection, mailbox: MailboxId) -> Result<Vec<Uid>> {
         }
     }
     Ok(out)
+}
+
+/// [`MessageStore::set_flags`] inside `tx`.
+fn set_flags_in(
+    tx: &Connection,
+    mailbox: MailboxId,
+    uids: &UidSet,
+    op: &FlagOp,
+    unchanged_since: Option<ModSeq>,
+) -> Result<FlagResult> {
+    let rows = select(
+        tx,
+        "m.rid, m.id, m.uid, m.modseq, m.flags",
+        2,
+        mailbox,
+        &by_uids(uids),
+        |r| {
+            let flags: String = r.get(4)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                MessageId(id_at(r, 1)?),
+                Uid(u32::try_from(u_at(r, 2)?).unwrap_or(0)),
+                ModSeq(u_at(r, 3)?),
+                flags_from(&flags),
+            ))
+        },
+    )?;
+    let mut result = FlagResult::default();
+    let mut writes = Vec::new();
+    for (rid, id, uid, modseq, flags) in rows {
+        if unchanged_since.is_some_and(|u| modseq > u) {
+            result.refused.push(uid);
+            continue;
+        }
+        let new = flags.apply(op);
+        if !new.same_set(&flags) {
+            let seen_changed = flags.contains(&Flag::Seen) != new.contains(&Flag::Seen);
+            writes.push((rid, id, uid, new, seen_changed));
+        }
+    }
+    if writes.is_empty() {
+        return Ok(result);
+    }
+    let (_, modseq) =
+        allocate_in(tx, mailbox, None, 0)?.ok_or_else(|| Error::not_found("no such mailbox"))?;
+    let mut stmt = tx
+        .prepare_cached(
+            "UPDATE messages SET flags = ?1, seen = ?2, deleted = ?3, flagged = ?4, \
+             draft = ?5, modseq = ?6 WHERE rid = ?7",
+        )
+        .map_err(sql)?;
+    for (rid, id, uid, new, seen_changed) in writes {
+        stmt.execute(params![
+            flags_text(&new),
+            new.contains(&Flag::Seen),
+            new.contains(&Flag::Deleted),
+            new.contains(&Flag::Flagged),
+            new.contains(&Flag::Draft),
+            i(modseq.0),
+            rid,
+        ])
+        .map_err(sql)?;
+        result.changed.push(FlagChange {
+            id,
+            uid,
+            flags: new,
+            modseq,
+            seen_changed,
+        });
+    }
+    result.modseq = Some(modseq);
+    Ok(result)
 }
 
 fn by_uids(uids: &UidSet) -> MessageFilter {
@@ -463,69 +537,121 @@ impl MessageStore for SqliteStore {
         let op = op.clone();
         // Read, decide and write in one IMMEDIATE transaction: no other writer can slip in, so no
         // optimistic retries are needed. A flag change is not fsynced under `Optimized`.
+        self.write_relaxed(move |tx| set_flags_in(tx, mailbox, &uids, &op, unchanged_since))
+            .await
+    }
+
+    async fn set_flags_journaled(
+        &self,
+        _backend: &Backend,
+        update: FlagUpdate<'_>,
+    ) -> Result<FlagResult> {
+        let FlagUpdate {
+            user,
+            mailbox,
+            unchanged_since,
+            ..
+        } = update;
+        let uids = update.uids.clone();
+        let op = update.op.clone();
+        let keywords = update.keywords.to_vec();
+        let session = update.session.map(str::to_owned);
+        // Flags, keywords and journal in one job and one commit (not fsynced under
+        // `Optimized`, as a flag change).
         self.write_relaxed(move |tx| {
-            let rows = select(
-                tx,
-                "m.rid, m.id, m.uid, m.modseq, m.flags",
-                2,
-                mailbox,
-                &by_uids(&uids),
-                |r| {
-                    let flags: String = r.get(4)?;
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        MessageId(id_at(r, 1)?),
-                        Uid(u32::try_from(u_at(r, 2)?).unwrap_or(0)),
-                        ModSeq(u_at(r, 3)?),
-                        flags_from(&flags),
-                    ))
-                },
-            )?;
-            let mut result = FlagResult::default();
-            let mut writes = Vec::new();
-            for (rid, id, uid, modseq, flags) in rows {
-                if unchanged_since.is_some_and(|u| modseq > u) {
-                    result.refused.push(uid);
-                    continue;
-                }
-                let new = flags.apply(&op);
-                if !new.same_set(&flags) {
-                    let seen_changed = flags.contains(&Flag::Seen) != new.contains(&Flag::Seen);
-                    writes.push((rid, id, uid, new, seen_changed));
-                }
-            }
-            if writes.is_empty() {
+            let result = set_flags_in(tx, mailbox, &uids, &op, unchanged_since)?;
+            if result.changed.is_empty() {
                 return Ok(result);
+            }
+            if !keywords.is_empty() {
+                add_keywords_in(tx, mailbox, &keywords)?;
+            }
+            let entries: Vec<JournalEntry> = result
+                .changed
+                .iter()
+                .map(|c| flags_entry(user, mailbox, c, session.as_deref()))
+                .collect();
+            journal_append_in(tx, &entries)?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn expunge_journaled(
+        &self,
+        request: ExpungeRequest<'_>,
+    ) -> Result<Option<ExpungeOutcome>> {
+        let ExpungeRequest {
+            user,
+            mailbox,
+            archive,
+            ..
+        } = request;
+        let filter = MessageFilter {
+            uids: request.uids.cloned(),
+            deleted_only: true,
+            ..Default::default()
+        };
+        let session = request.session.map(str::to_owned);
+        // Find, archive and delete, MODSEQ, references, quota and journal in one job and one
+        // commit: nothing can change the messages between the read and the delete, and a crash
+        // keeps all of it or none (an expunge is not fsynced under `Optimized`).
+        self.write_relaxed(move |tx| {
+            let found: Vec<MessageMeta> = find_meta_in(tx, mailbox, &filter)?
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect();
+            if found.is_empty() {
+                return Ok(Some(ExpungeOutcome::default()));
+            }
+            let ids: Vec<MessageId> = found.iter().map(|m| m.id).collect();
+            let (deleted, archived) = match archive {
+                Some((at, expires)) => {
+                    let keep: Vec<MessageId> = found
+                        .iter()
+                        .filter(|m| !m.flags.contains(&Flag::Draft))
+                        .map(|m| m.id)
+                        .collect();
+                    let out = archive_and_delete_in(tx, mailbox, &ids, &keep, at, expires)?;
+                    (out.deleted, out.archived)
+                }
+                None => {
+                    let out =
+                        archive_and_delete_in(tx, mailbox, &ids, &[], Timestamp(0), Timestamp(0))?;
+                    (out.deleted, out.archived)
+                }
+            };
+            if deleted != ids.len() as u64 {
+                // Read and deleted in one write transaction: cannot happen; roll back.
+                return Err(Error::new(
+                    ErrorKind::Backend,
+                    "expunge deleted other rows than it read",
+                ));
             }
             let (_, modseq) = allocate_in(tx, mailbox, None, 0)?
                 .ok_or_else(|| Error::not_found("no such mailbox"))?;
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE messages SET flags = ?1, seen = ?2, deleted = ?3, flagged = ?4, \
-                     draft = ?5, modseq = ?6 WHERE rid = ?7",
-                )
-                .map_err(sql)?;
-            for (rid, id, uid, new, seen_changed) in writes {
-                stmt.execute(params![
-                    flags_text(&new),
-                    new.contains(&Flag::Seen),
-                    new.contains(&Flag::Deleted),
-                    new.contains(&Flag::Flagged),
-                    new.contains(&Flag::Draft),
-                    i(modseq.0),
-                    rid,
-                ])
-                .map_err(sql)?;
-                result.changed.push(FlagChange {
-                    id,
-                    uid,
-                    flags: new,
-                    modseq,
-                    seen_changed,
-                });
+            // Archived messages keep their references until the archive entry is purged.
+            let now = Timestamp::now().0;
+            let mut size = 0u64;
+            for m in &found {
+                size = size.saturating_add(m.size);
+                if !archived.contains(&m.id) {
+                    release_in(tx, m, now)?;
+                }
             }
-            result.modseq = Some(modseq);
-            Ok(result)
+            tx.prepare_cached("UPDATE users SET storage_used = storage_used - ?1 WHERE id = ?2")
+                .map_err(sql)?
+                .execute(params![i(size), idb(user.0)])
+                .map_err(sql)?;
+            let entries: Vec<JournalEntry> = found
+                .iter()
+                .map(|m| message_entry(JournalCommand::Expunge, m, modseq, session.as_deref()))
+                .collect();
+            journal_append_in(tx, &entries)?;
+            Ok(Some(ExpungeOutcome {
+                removed: found,
+                modseq: Some(modseq),
+            }))
         })
         .await
     }
