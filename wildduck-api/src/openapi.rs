@@ -13,8 +13,8 @@ use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, ParameterStyle, PathItem,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, SchemaFormat};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
 use utoipa::openapi::{
     ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Required, ResponseBuilder,
 };
@@ -43,6 +43,8 @@ pub enum Kind {
     Text,
     /// A boolean (`true/yes/y/on/1`, `false/no/n/off/0` are taken too).
     Bool,
+    /// A boolean of which the handler takes only this value (the other is not supported).
+    Only(bool),
     /// A number in `min..=max`.
     Num(f64, f64),
     /// An integer in `min..=max`.
@@ -55,8 +57,10 @@ pub enum Kind {
     TextList,
     /// A date: ISO 8601 text (`YYYY-MM-DDTHH:MM:SS.mmmZ`) or milliseconds since the epoch.
     Date,
-    /// An object with these fields.
+    /// An object with these fields (others are ignored).
     Object(&'static [Param]),
+    /// An object with these fields only (others are refused).
+    Closed(&'static [Param]),
     /// An array of objects with these fields.
     ObjectList(&'static [Param]),
     /// An object, or the JSON text of one.
@@ -126,6 +130,8 @@ type Route = (
 );
 
 const OBJECT_ID: &str = "^[0-9a-fA-F]{24}$";
+/// What `parse_iso` reads (the day and time fields are range-checked too), or milliseconds.
+const DATE: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}(:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,3})?)?)?Z?)?$|^[0-9]{1,15}$";
 const USERNAME: &str =
     "^[A-Za-z0-9-]+([._=:][A-Za-z0-9-]+)*(@[A-Za-z0-9-]+([._=:][A-Za-z0-9-]+)*)?$";
 const UID_SELECTOR: &str = "^[0-9]+(,[0-9]+)*$|^[0-9]+:([0-9]+|\\*)$";
@@ -304,7 +310,7 @@ const FORWARDED_COMMON: &[Param] = &[
     opt("name", Kind::Str(128), "Display name"),
     opt("targets", Kind::TextList, TARGETS_DOC),
     opt("forwards", COUNT, "Daily forward limit (0: server default)"),
-    opt("autoreply", Kind::Object(AUTOREPLY), "Autoreply settings"),
+    opt("autoreply", Kind::Closed(AUTOREPLY), "Autoreply settings"),
     opt("tags", Kind::StrList(128), "Tags"),
     opt(
         "metaData",
@@ -355,14 +361,14 @@ const SEARCH: &[Param] = &[
     opt("threadCounters", Kind::Any, IGNORED),
     opt(
         "or",
-        Kind::Object(OR_FIELDS),
+        Kind::Closed(OR_FIELDS),
         "Any of these match (in a query: the JSON text of the object)",
     ),
 ];
 
 const SEARCH_ACTION: &[Param] = &[req(
     "action",
-    Kind::Object(&[
+    Kind::Closed(&[
         opt("moveTo", Kind::Id, "Move every match to this mailbox"),
         opt("seen", Kind::Bool, "Set or clear \\Seen"),
         opt("flagged", Kind::Bool, "Set or clear \\Flagged"),
@@ -439,6 +445,17 @@ const MESSAGE_CHANGES: &[Param] = &[
     opt("flagged", Kind::Bool, "Set or clear \\Flagged"),
     opt("deleted", Kind::Bool, "Set or clear \\Deleted"),
     opt("draft", Kind::Bool, "Set or clear \\Draft"),
+];
+
+/// The operations whose handlers ignore fields they do not know (WildDuck's `allowUnknown` on
+/// listings and searches); every other handler refuses them with 400, so its body is closed.
+pub const OPEN: &[&str] = &[
+    "getArchivedMessages",
+    "getAddresses",
+    "getMessages",
+    "getUsers",
+    "searchMessages",
+    "searchApplyMessages",
 ];
 
 const NOT_SUPPORTED_FALSE: &str = "Only `false` is taken (not supported yet)";
@@ -544,7 +561,11 @@ pub const ROUTES: &[Route] = &[
                     Kind::Num(0.0, 1e12),
                     "Lifetime in seconds (0: no expiry)",
                 ),
-                opt("generateMobileconfig", Kind::Bool, NOT_SUPPORTED_FALSE),
+                opt(
+                    "generateMobileconfig",
+                    Kind::Only(false),
+                    NOT_SUPPORTED_FALSE,
+                ),
                 opt("address", Kind::Any, IGNORED),
             ],
         ],
@@ -667,7 +688,7 @@ pub const ROUTES: &[Route] = &[
             USER_MAILBOX,
             &[
                 opt("skipArchive", Kind::Bool, "Delete without archiving"),
-                opt("async", Kind::Bool, NOT_SUPPORTED_FALSE),
+                opt("async", Kind::Only(false), NOT_SUPPORTED_FALSE),
             ],
         ],
     ),
@@ -865,7 +886,11 @@ pub const ROUTES: &[Route] = &[
             &[
                 req("address", Kind::Id, "Address id"),
                 body("address", Kind::Email(255), "New address"),
-                opt("main", Kind::Bool, "Only `true`: make it the main address"),
+                opt(
+                    "main",
+                    Kind::Only(true),
+                    "Make it the main address (`false` is refused)",
+                ),
                 opt("name", Kind::Str(256), "Display name"),
                 opt("tags", Kind::StrList(1024), "Tags"),
                 opt("metaData", Kind::Any, IGNORED),
@@ -1033,9 +1058,9 @@ pub const ROUTES: &[Route] = &[
             USER,
             &[
                 req("path", MAILBOX_PATH, "Path, `/` separated"),
-                opt("hidden", Kind::Bool, NOT_SUPPORTED_FALSE),
+                opt("hidden", Kind::Only(false), NOT_SUPPORTED_FALSE),
                 opt("retention", COUNT, "Only 0 is taken (not supported yet)"),
-                opt("encryptMessages", Kind::Bool, NOT_SUPPORTED_FALSE),
+                opt("encryptMessages", Kind::Only(false), NOT_SUPPORTED_FALSE),
             ],
         ],
     ),
@@ -1186,8 +1211,11 @@ fn error_response(description: &str) -> ResponseBuilder {
 fn schema(kind: &Kind, in_query: bool) -> Schema {
     let string = || ObjectBuilder::new().schema_type(Type::String);
     let array = |items: Schema| Schema::Array(ArrayBuilder::new().items(RefOr::T(items)).build());
-    let object = |fields: &[Param]| {
+    let object = |fields: &[Param], closed: bool| {
         let mut o = ObjectBuilder::new().schema_type(Type::Object);
+        if closed {
+            o = o.additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        }
         for f in fields {
             o = o.property(f.name, property(f, false));
             if f.required {
@@ -1207,6 +1235,9 @@ fn schema(kind: &Kind, in_query: bool) -> Schema {
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email))),
         Kind::Text => string(),
         Kind::Bool => ObjectBuilder::new().schema_type(Type::Boolean),
+        Kind::Only(b) => ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .enum_values(Some([*b])),
         Kind::Num(min, max) => ObjectBuilder::new()
             .schema_type(Type::Number)
             .minimum(Some(*min))
@@ -1220,23 +1251,36 @@ fn schema(kind: &Kind, in_query: bool) -> Schema {
             return array(string().enum_values(Some(values.iter().copied())).into());
         }
         Kind::TextList => return array(string().into()),
-        Kind::Date => string().description(Some(
-            "ISO 8601 (`2026-11-28T09:47:08.973Z`) or milliseconds since the epoch",
+        Kind::Date => string().pattern(Some(DATE)).description(Some(
+            "ISO 8601 in UTC (`2026-11-28T09:47:08.973Z`) or milliseconds since the epoch",
         )),
-        Kind::Object(_) | Kind::ObjectList(_) | Kind::Json if in_query => {
+        Kind::Object(_) | Kind::Closed(_) | Kind::ObjectList(_) | Kind::Json if in_query => {
             string().description(Some("JSON text"))
         }
-        Kind::Object(fields) => object(fields),
-        Kind::ObjectList(fields) => return array(object(fields).into()),
+        Kind::Object(fields) => object(fields, false),
+        Kind::Closed(fields) => object(fields, true),
+        Kind::ObjectList(fields) => return array(object(fields, false).into()),
         Kind::Json => ObjectBuilder::new().schema_type(Type::Object),
         Kind::Any => ObjectBuilder::new().schema_type(SchemaType::AnyValue),
     };
     Schema::Object(b.build())
 }
 
+/// The schema of a parameter: a required string may not be empty (`Validator::str` refuses
+/// `""`; an optional `""` counts as absent).
+fn param_schema(p: &Param, in_query: bool) -> Schema {
+    match schema(&p.kind, in_query) {
+        Schema::Object(mut o) if p.required && o.schema_type == SchemaType::Type(Type::String) => {
+            o.min_length = Some(1);
+            Schema::Object(o)
+        }
+        other => other,
+    }
+}
+
 /// A body property: the schema with the parameter's description.
 fn property(p: &Param, in_query: bool) -> Schema {
-    match schema(&p.kind, in_query) {
+    match param_schema(p, in_query) {
         Schema::Object(mut o) => {
             o.description = Some(match o.description.take() {
                 Some(what) => format!("{}. {what}", p.doc),
@@ -1308,6 +1352,9 @@ pub fn document() -> OpenApi {
             ResponseBuilder::new().description("URI too long (no body)"),
         );
         let mut body = ObjectBuilder::new().schema_type(Type::Object);
+        if !OPEN.contains(id) {
+            body = body.additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        }
         let mut has_body = false;
         let mut body_required = false;
         for p in params_of(route) {
@@ -1331,7 +1378,7 @@ pub fn document() -> OpenApi {
                 } else {
                     Required::False
                 })
-                .schema(Some(schema(&p.kind, in_query)));
+                .schema(Some(param_schema(p, in_query)));
             if in_query
                 && matches!(
                     p.kind,
@@ -1415,6 +1462,7 @@ fn agrees(doc: &Kind, seen: &Kind) -> bool {
         Kind::StrList(max) => {
             matches!(doc, Kind::StrList(m) | Kind::EnumList(m, _) if m == max)
         }
+        Kind::Bool => matches!(doc, Kind::Bool | Kind::Only(_)),
         other => doc == other,
     }
 }
@@ -1428,7 +1476,17 @@ pub fn disagreements(reads: &crate::params::audit::Reads) -> Vec<String> {
     for route in ROUTES {
         let (_, _, _, id, _, groups) = route;
         let doc: Vec<&Param> = groups.iter().flat_map(|g| g.iter()).collect();
-        let Some(seen) = reads.get(id) else {
+        let open = OPEN.contains(id);
+        if let Some(strict) = reads.strict.get(id)
+            && strict.iter().any(|s| *s == open)
+        {
+            out.push(format!(
+                "{id}: the handler {} unknown fields, the document says it {}",
+                if open { "refuses" } else { "ignores" },
+                if open { "ignores them" } else { "refuses them" }
+            ));
+        }
+        let Some(seen) = reads.fields.get(id) else {
             if !doc.is_empty() {
                 out.push(format!("{id}: never ran"));
             }
@@ -1479,8 +1537,8 @@ mod tests {
         route: &'static str,
         fields: &[(&'static str, Kind, bool)],
     ) -> crate::params::audit::Reads {
-        let mut r = crate::params::audit::Reads::new();
-        let m = r.entry(route).or_default();
+        let mut r = crate::params::audit::Reads::default();
+        let m = r.fields.entry(route).or_default();
         for (f, k, req) in fields {
             m.insert(*f, (vec![*k], *req));
         }
@@ -1528,6 +1586,14 @@ mod tests {
             required
                 .iter()
                 .any(|d| d.contains("required but documented optional"))
+        );
+
+        let mut open = reads("getASPs", &ok);
+        open.strict.insert("getASPs", vec![true, false]);
+        assert!(
+            disagreements(&open)
+                .iter()
+                .any(|d| d.contains("getASPs: the handler ignores unknown fields"))
         );
     }
 

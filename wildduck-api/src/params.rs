@@ -443,6 +443,9 @@ impl<'a> Validator<'a> {
     /// Ends validation: `Err` with every collected message. With `strict`, fields the route did
     /// not read are refused as Joi does without `allowUnknown`.
     pub fn finish(mut self, strict: bool) -> Result<(), ApiError> {
+        if let Some(route) = self.params.route {
+            audit::finished(route, strict);
+        }
         if strict {
             let unknown: Vec<String> = self
                 .params
@@ -491,11 +494,21 @@ pub mod audit {
 
     use crate::openapi::Kind;
 
-    /// Per operation id: each field read, how, and whether as required.
-    pub type Reads = BTreeMap<&'static str, BTreeMap<&'static str, (Vec<Kind>, bool)>>;
+    /// What the handlers read, per operation id.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct Reads {
+        /// Each field read, every distinct way it was read, and whether it was read as required.
+        pub fields: BTreeMap<&'static str, BTreeMap<&'static str, (Vec<Kind>, bool)>>,
+        /// Whether the validation refused unknown fields (`Validator::finish(true)`), each
+        /// value seen.
+        pub strict: BTreeMap<&'static str, Vec<bool>>,
+    }
 
     static ON: AtomicBool = AtomicBool::new(false);
-    static READS: Mutex<Reads> = Mutex::new(BTreeMap::new());
+    static READS: Mutex<Reads> = Mutex::new(Reads {
+        fields: BTreeMap::new(),
+        strict: BTreeMap::new(),
+    });
 
     fn with<T>(f: impl FnOnce(&mut Reads) -> T) -> T {
         // A poisoned lock still holds usable data (a panic elsewhere cannot corrupt a map insert).
@@ -515,10 +528,21 @@ pub mod audit {
         with(|r| r.clone())
     }
 
+    pub(crate) fn finished(route: &'static str, strict: bool) {
+        if ON.load(Ordering::Relaxed) {
+            with(|r| {
+                let seen = r.strict.entry(route).or_default();
+                if !seen.contains(&strict) {
+                    seen.push(strict);
+                }
+            });
+        }
+    }
+
     pub(crate) fn hit(route: &'static str) {
         if ON.load(Ordering::Relaxed) {
             with(|r| {
-                r.entry(route).or_default();
+                r.fields.entry(route).or_default();
             });
         }
     }
@@ -531,7 +555,7 @@ pub mod audit {
             return;
         }
         with(|r| {
-            let (kinds, req) = r.entry(route).or_default().entry(field).or_default();
+            let (kinds, req) = r.fields.entry(route).or_default().entry(field).or_default();
             *req |= required;
             if kinds.contains(&kind) || (kind == Kind::Any && !kinds.is_empty()) {
                 return;

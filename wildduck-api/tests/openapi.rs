@@ -60,6 +60,9 @@ async fn document_has_typed_query_and_body_parameters() {
             .is_some_and(|r| r.contains(&json!("password")))
     );
     assert_eq!(users["properties"]["quota"]["type"], "integer");
+    // Unknown fields are refused (400 "is not allowed"), except by listings and searches.
+    assert_eq!(users["additionalProperties"], false);
+    assert!(body_schema(&doc, "/users/{user}/search", "post")["additionalProperties"].is_null());
     assert_eq!(users["properties"]["tags"]["type"], "array");
     assert_eq!(
         users["properties"]["disabledScopes"]["items"]["enum"],
