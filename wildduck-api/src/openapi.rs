@@ -1478,7 +1478,7 @@ pub fn disagreements(reads: &crate::params::audit::Reads) -> Vec<String> {
         let doc: Vec<&Param> = groups.iter().flat_map(|g| g.iter()).collect();
         let open = OPEN.contains(id);
         if let Some(strict) = reads.strict.get(id)
-            && strict.iter().any(|s| *s == open)
+            && strict.contains(&open)
         {
             out.push(format!(
                 "{id}: the handler {} unknown fields, the document says it {}",
