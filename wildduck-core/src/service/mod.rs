@@ -76,6 +76,8 @@ pub struct Services {
     kv: Arc<dyn KeyValue>,
     /// Correspondents waiting for their address-register write.
     register: Arc<address_register::RegisterBuffer>,
+    /// Login success entries waiting for their authlog write, merged meanwhile.
+    authlog_queue: Arc<authlog::AuthLogQueue>,
 }
 
 impl Services {
@@ -94,6 +96,7 @@ impl Services {
             login_observer: None,
             kv: Arc::new(crate::bus::local::LocalKv::new()),
             register: Arc::default(),
+            authlog_queue: Arc::default(),
         }
     }
 

@@ -922,6 +922,21 @@ pub trait AuthLogStore: Send + Sync + std::fmt::Debug {
         event: &crate::model::AuthEvent,
         bucket_start: Timestamp,
     ) -> Result<crate::model::ObjectId>;
+    /// Writes events a caller merged before writing (same user and key): each `(event,
+    /// bucket_start)` as [`AuthLogStore::log_event`] does, but adding `event.events` to the
+    /// entry it merges into, or inserting it with that count. The default calls `log_event`
+    /// once per event counted; a backend overrides it to write the batch in one step.
+    async fn log_merged_events(
+        &self,
+        events: &[(crate::model::AuthEvent, Timestamp)],
+    ) -> Result<()> {
+        for (event, bucket_start) in events {
+            for _ in 0..event.events.max(1) {
+                self.log_event(event, *bucket_start).await?;
+            }
+        }
+        Ok(())
+    }
     /// `user`'s unexpired entries that pass `filter`, newest first.
     async fn list_events(
         &self,

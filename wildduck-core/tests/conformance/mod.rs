@@ -2,6 +2,7 @@
 //! entry point (`store_mongo.rs` now; the embedded backend's later) with a fresh, empty backend.
 
 mod archive;
+mod authlog;
 mod forwarded;
 mod journal;
 mod listing;
@@ -44,6 +45,7 @@ pub async fn run_all(s: &Services) {
     tasks::run_all(s).await;
     listing::run_all(s).await;
     pop3::run_all(s).await;
+    authlog::run_all(s).await;
 }
 
 async fn users(s: &Services) {

@@ -173,57 +173,18 @@ fn event_from(row: &Row<'_>) -> rusqlite::Result<AuthEvent> {
 impl AuthLogStore for SqliteStore {
     async fn log_event(&self, event: &AuthEvent, bucket_start: Timestamp) -> Result<ObjectId> {
         let e = event.clone();
+        self.write(move |tx| log_one(tx, &e, bucket_start, 1)).await
+    }
+
+    async fn log_merged_events(&self, events: &[(AuthEvent, Timestamp)]) -> Result<()> {
+        let events = events.to_vec();
+        // One write job for the batch: one savepoint, and one commit shared with whatever else
+        // the writer has queued.
         self.write(move |tx| {
-            // No TTL index here: the user's expired entries go when a new one is written.
-            tx.prepare_cached("DELETE FROM authlog WHERE user = ?1 AND expires <= ?2")
-                .map_err(sql)?
-                .execute(params![idb(e.user.0), e.created.0])
-                .map_err(sql)?;
-            let found: Option<Vec<u8>> = tx
-                .prepare_cached(
-                    "SELECT id FROM authlog WHERE user = ?1 AND key = ?2 AND created >= ?3 \
-                     ORDER BY created DESC LIMIT 1",
-                )
-                .map_err(sql)?
-                .query_row(params![idb(e.user.0), e.key, bucket_start.0], |r| r.get(0))
-                .optional()
-                .map_err(sql)?;
-            if let Some(raw) = found
-                && let Ok(arr) = <[u8; 12]>::try_from(raw.as_slice())
-            {
-                tx.execute(
-                    "UPDATE authlog SET events = events + 1, last = ?2 WHERE id = ?1",
-                    params![arr, e.last.0],
-                )
-                .map_err(sql)?;
-                return Ok(ObjectId::from_bytes(arr));
+            for (e, bucket_start) in &events {
+                log_one(tx, e, *bucket_start, e.events.max(1))?;
             }
-            tx.execute(
-                &format!(
-                    "INSERT INTO authlog ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-                     ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?16)"
-                ),
-                params![
-                    idb(e.id),
-                    idb(e.user.0),
-                    e.action,
-                    e.result,
-                    e.protocol,
-                    e.source,
-                    e.asp.map(idb),
-                    e.aname,
-                    e.temporary,
-                    e.sess,
-                    e.ip,
-                    e.required_scope,
-                    e.created.0,
-                    e.last.0,
-                    e.key,
-                    e.expires.0,
-                ],
-            )
-            .map_err(sql)?;
-            Ok(e.id)
+            Ok(())
         })
         .await
     }
@@ -270,4 +231,63 @@ impl AuthLogStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Merges `e` into its bucket's entry (adding `n` events) or inserts it with `n` events; the
+/// user's expired entries go first. Returns the entry's id.
+fn log_one(
+    tx: &rusqlite::Connection,
+    e: &AuthEvent,
+    bucket_start: Timestamp,
+    n: i64,
+) -> Result<ObjectId> {
+    // No TTL index here: the user's expired entries go when a new one is written.
+    tx.prepare_cached("DELETE FROM authlog WHERE user = ?1 AND expires <= ?2")
+        .map_err(sql)?
+        .execute(params![idb(e.user.0), e.created.0])
+        .map_err(sql)?;
+    let found: Option<Vec<u8>> = tx
+        .prepare_cached(
+            "SELECT id FROM authlog WHERE user = ?1 AND key = ?2 AND created >= ?3 \
+             ORDER BY created DESC LIMIT 1",
+        )
+        .map_err(sql)?
+        .query_row(params![idb(e.user.0), e.key, bucket_start.0], |r| r.get(0))
+        .optional()
+        .map_err(sql)?;
+    if let Some(raw) = found
+        && let Ok(arr) = <[u8; 12]>::try_from(raw.as_slice())
+    {
+        tx.prepare_cached("UPDATE authlog SET events = events + ?3, last = ?2 WHERE id = ?1")
+            .map_err(sql)?
+            .execute(params![arr, e.last.0, n])
+            .map_err(sql)?;
+        return Ok(ObjectId::from_bytes(arr));
+    }
+    tx.prepare_cached(&format!(
+        "INSERT INTO authlog ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+         ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?17, ?15, ?16)"
+    ))
+    .map_err(sql)?
+    .execute(params![
+        idb(e.id),
+        idb(e.user.0),
+        e.action,
+        e.result,
+        e.protocol,
+        e.source,
+        e.asp.map(idb),
+        e.aname,
+        e.temporary,
+        e.sess,
+        e.ip,
+        e.required_scope,
+        e.created.0,
+        e.last.0,
+        e.key,
+        e.expires.0,
+        n,
+    ])
+    .map_err(sql)?;
+    Ok(e.id)
 }
