@@ -1322,6 +1322,55 @@ fn params_of(route: &Route) -> impl Iterator<Item = &'static Param> {
     groups.iter().flat_map(|g| g.iter()).chain(logging.iter())
 }
 
+/// The 200 answer: WildDuck's `{"success": true, ...}` JSON, or the bytes of the three routes
+/// that stream something else.
+fn success_response(id: &str) -> ResponseBuilder {
+    let content = |ctype: &str, format: Option<KnownFormat>| {
+        let mut s = ObjectBuilder::new().schema_type(Type::String);
+        if let Some(f) = format {
+            s = s.format(Some(SchemaFormat::KnownFormat(f)));
+        }
+        ResponseBuilder::new()
+            .description("Success")
+            .content(ctype, ContentBuilder::new().schema(Some(s)).build())
+    };
+    match id {
+        "getMessageSource" => content("message/rfc822", Some(KnownFormat::Binary)),
+        // One event: `id` (the journal entry), `data` (the entry as JSON text).
+        "getUpdates" => {
+            let string = || ObjectBuilder::new().schema_type(Type::String);
+            ResponseBuilder::new().description("Success").content(
+                "text/event-stream",
+                ContentBuilder::new()
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Object)
+                            .property("id", string())
+                            .property("event", string())
+                            .property("data", string())
+                            .required("data"),
+                    ))
+                    .build(),
+            )
+        }
+        // The attachment's own content type.
+        "getMessageAttachment" => {
+            ResponseBuilder::new().description("The decoded attachment, as its content type")
+        }
+        _ => ResponseBuilder::new().description("Success").content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Object)
+                        .property("success", ObjectBuilder::new().schema_type(Type::Boolean))
+                        .required("success"),
+                ))
+                .build(),
+        ),
+    }
+}
+
 /// Builds the document.
 pub fn document() -> OpenApi {
     let mut paths = PathsBuilder::new();
@@ -1331,7 +1380,7 @@ pub fn document() -> OpenApi {
             .operation_id(Some(*id))
             .summary(Some(*summary))
             .tag(*tag)
-            .response("200", ResponseBuilder::new().description("Success"));
+            .response("200", success_response(id));
         // Every error answer has WildDuck's `{error, code, details}` body.
         for (status, what) in [
             ("400", "InputValidationError"),

@@ -73,6 +73,19 @@ async fn document_has_typed_query_and_body_parameters() {
         true
     );
 
+    // Answers: `{"success": ...}` JSON, the raw message, the event stream.
+    let ok = |path: &str, method: &str| doc["paths"][path][method]["responses"]["200"].clone();
+    assert_eq!(
+        ok("/users", "post")["content"]["application/json"]["schema"]["required"],
+        json!(["success"])
+    );
+    assert!(
+        ok(&format!("{messages}/{{message}}/message.eml"), "get")["content"]["message/rfc822"]
+            .is_object()
+    );
+    assert!(ok("/users/{user}/updates", "get")["content"]["text/event-stream"].is_object());
+    assert!(doc["paths"]["/users"]["get"]["responses"]["414"].is_object());
+
     // Nested objects keep their fields.
     let search = body_schema(&doc, "/users/{user}/search", "post");
     assert_eq!(
