@@ -26,7 +26,7 @@ use crate::message::tree::StoredEncoding;
 use crate::message::{BodySource, Ingested, StoredMessage, ingest};
 use crate::model::{
     Flag, FlagOp, Flags, JournalCommand, JournalEntry, Mailbox, MailboxId, MessageId, MessageMeta,
-    ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, UserId,
+    ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, User, UserId,
 };
 use crate::store::{
     AppendMessage, BlobRef, CopiedUid, ExpungeRequest, FlagChange, FlagResult, FlagUpdate,
@@ -366,11 +366,42 @@ impl Services {
         mailbox: MailboxId,
         req: AppendRequest<'_>,
     ) -> Result<Appended> {
-        let Ingested { message, blobs } = ingest_message(req.raw).await?;
+        let ingested = ingest_message(req.raw).await?;
         // Both reads at once (they are independent); over quota is reported first, as before.
         let (quota, mb) = tokio::join!(self.check_quota(user), self.get_mailbox(user, mailbox));
         quota?;
         let mb = mb?;
+        self.append_ingested(user, &mb, ingested, req).await
+    }
+
+    /// [`Services::append`] for a caller that has just read the user and the mailbox (IMAP
+    /// APPEND reads both for its own checks): the quota is checked against `user` as read and
+    /// the mailbox is not read again, two reads fewer. `NotFound` when `mailbox` is not
+    /// `user`'s.
+    pub async fn append_to(
+        &self,
+        user: &User,
+        mailbox: &Mailbox,
+        req: AppendRequest<'_>,
+    ) -> Result<Appended> {
+        let ingested = ingest_message(req.raw).await?;
+        if user.storage_used > to_i64(self.quota_limit(user)) {
+            return Err(over_quota());
+        }
+        Self::own(user.id, mailbox)?;
+        self.append_ingested(user.id, mailbox, ingested, req).await
+    }
+
+    /// The rest of an APPEND once the message is ingested, the quota checked and the mailbox
+    /// read.
+    async fn append_ingested(
+        &self,
+        user: UserId,
+        mb: &Mailbox,
+        ingested: Ingested,
+        req: AppendRequest<'_>,
+    ) -> Result<Appended> {
+        let Ingested { message, blobs } = ingested;
         let correspondents =
             super::address_register::correspondents(mb.special_use, &req.flags, &message);
         let thread = ThreadLookup {
@@ -411,7 +442,7 @@ impl Services {
                 .then(|| Timestamp(now.0.saturating_add(to_i64(mb.retention)))),
             blobs: message.blob_hashes(),
         };
-        let keywords = new_keywords(&mb, &meta.flags);
+        let keywords = new_keywords(mb, &meta.flags);
         let journal = exists_entry(&meta, req.session);
         // Allocation → thread → blobs → insert → `storageUsed` → keywords → journal as one store
         // primitive: one transaction on SQLite, the undoing step-by-step sequence elsewhere

@@ -51,10 +51,14 @@ pub async fn handle(ctx: &mut Context<'_>, cmd: AppendCommand) -> Reply {
         Err(e) => return crate::error::reply_trycreate(&e, "APPEND"),
     };
     // Daily upload limit, counted before storing as WildDuck does.
-    let limit = match services.get_user(user).await {
-        Ok(u) => u.limits.imap_max_upload.unwrap_or(ctx.config().max_upload),
+    let account = match services.get_user(user).await {
+        Ok(u) => u,
         Err(e) => return crate::error::reply(&e, "APPEND"),
     };
+    let limit = account
+        .limits
+        .imap_max_upload
+        .unwrap_or(ctx.config().max_upload);
     let key = format!("iup:{user}");
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     match services
@@ -80,10 +84,11 @@ pub async fn handle(ctx: &mut Context<'_>, cmd: AppendCommand) -> Reply {
         Err(e) => tracing::warn!(error = %e, "upload counter unavailable"),
     }
     let session_id = ctx.session.id.clone();
+    // The user and the mailbox were just read: the service does not read them again.
     let appended = match services
-        .append(
-            user,
-            mb.id,
+        .append_to(
+            &account,
+            &mb,
             AppendRequest {
                 raw: &raw,
                 flags: cmd.flags.into_iter().collect::<Flags>(),
