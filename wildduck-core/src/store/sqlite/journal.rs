@@ -115,7 +115,7 @@ impl JournalStore for SqliteStore {
     }
 
     async fn position(&self) -> Result<Option<u64>> {
-        self.read(|tx| max_seq(tx)).await
+        self.read(max_seq).await
     }
 
     async fn prune(&self, before: Timestamp) -> Result<u64> {

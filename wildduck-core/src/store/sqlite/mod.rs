@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::model::ObjectId;
 use crate::store::Backend;
@@ -307,25 +307,27 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot) on a reader connection, off the
-    /// reactor.
+    /// reactor. `BEGIN` and `ROLLBACK` go through the statement cache (rusqlite's `Transaction`
+    /// parses them anew each time, a measurable part of a small read).
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let db = self.db.clone();
         blocking(move || {
-            let mut conn = db.take_reader()?;
-            let out = (|| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Deferred)
-                    .map_err(sql)?;
-                let out = f(&tx)?;
-                // Nothing to commit; ending the read transaction releases the WAL snapshot.
-                tx.rollback().map_err(sql)?;
-                Ok(out)
-            })();
-            db.give_reader(conn);
+            let conn = db.take_reader()?;
+            run_cached(&conn, "BEGIN")?;
+            let out = f(&conn);
+            // Nothing to commit; ending the read transaction releases the WAL snapshot. A
+            // connection that could not end it is closed rather than pooled.
+            match run_cached(&conn, "ROLLBACK") {
+                Ok(()) => db.give_reader(conn),
+                Err(e) => {
+                    tracing::warn!(error = %e, "sqlite read transaction did not end; connection closed");
+                    drop(conn);
+                }
+            }
             out
         })
         .await?
