@@ -688,7 +688,11 @@ pub const ROUTES: &[Route] = &[
             USER_MAILBOX,
             &[
                 opt("skipArchive", Kind::Bool, "Delete without archiving"),
-                opt("async", Kind::Only(false), NOT_SUPPORTED_FALSE),
+                opt(
+                    "async",
+                    Kind::Bool,
+                    "Queue the deletion as a `clear-folder` task and answer at once",
+                ),
             ],
         ],
     ),

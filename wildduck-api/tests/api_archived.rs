@@ -6,6 +6,7 @@ mod common;
 
 use common::{Api, Kind, start};
 use serde_json::{Value, json};
+use wildduck_core::model::Timestamp;
 
 fn msg(subject: &str) -> Vec<u8> {
     format!(
@@ -287,4 +288,54 @@ async fn archive_routes(kind: Kind) {
     assert_eq!((s, b["deleted"].as_u64()), (200, Some(1)), "{b}");
     let (_, b) = api.get(&format!("/users/{user}/archived/messages")).await;
     assert_eq!(b["total"], 1, "{b}");
+
+    // `async`: a `clear-folder` task is queued (one per mailbox) and nothing changes until it
+    // runs; then the mailbox is empty, the draft is not archived, and the quota is back.
+    let before = storage(&api, &user).await;
+    api.upload(&user, &inbox, &msg("later"), "").await;
+    api.upload(&user, &inbox, &msg("draft"), "?draft=true")
+        .await;
+    assert!(storage(&api, &user).await > before);
+    let (s, first) = api.delete(&format!("{base}?async=true")).await;
+    assert_eq!(
+        (s, first["existing"].as_bool()),
+        (200, Some(false)),
+        "{first}"
+    );
+    let task = first["scheduled"].as_str().expect("task id").to_string();
+    assert_eq!(task.len(), 24, "{first}");
+    let (s, again) = api
+        .delete(&format!("{base}?async=true&skipArchive=false"))
+        .await;
+    assert_eq!(
+        (s, again["existing"].as_bool()),
+        (200, Some(true)),
+        "{again}"
+    );
+    assert_eq!(again["scheduled"], task.as_str());
+    let (s, b) = api
+        .call(
+            "DELETE",
+            &format!("/users/{other}/mailboxes/{inbox}/messages?async=true"),
+            None,
+        )
+        .await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("NoSuchMailbox")), "{b}");
+    let (_, b) = api.get(&base).await;
+    assert_eq!(b["total"], 2, "queued, not run in the request: {b}");
+    let pass = api
+        .services
+        .run_due_tasks(Timestamp(Timestamp::now().0 + 1))
+        .await
+        .expect("tasks");
+    assert_eq!((pass.completed, pass.failed), (1, 0), "{pass:?}");
+    let (_, b) = api.get(&base).await;
+    assert_eq!(b["total"], 0, "{b}");
+    let (_, b) = api.get(&format!("/users/{user}/archived/messages")).await;
+    assert_eq!(b["total"], 2, "one more archived, the draft not: {b}");
+    assert_eq!(storage(&api, &user).await, before);
+    // Done and removed: a new request queues a new task.
+    let (_, b) = api.delete(&format!("{base}?async=true")).await;
+    assert_eq!(b["existing"], false, "{b}");
+    assert_ne!(b["scheduled"], task.as_str());
 }

@@ -685,43 +685,37 @@ pub(crate) fn parse_iso(s: &str) -> Option<Timestamp> {
     ))
 }
 
-/// `DELETE …/messages` (clear a mailbox) → `{"success": true, "deleted", "errors"}`. Runs at
-/// once: the messages present now are flagged `\Deleted` and expunged under the mailbox lock, so
-/// IMAP sessions see EXPUNGE and a message appended meanwhile survives. `async` is refused
-/// (no task queue yet); `skipArchive` removes the messages without archiving them.
+/// `DELETE …/messages` (clear a mailbox) → `{"success": true, "deleted", "errors"}`: the
+/// messages present now are removed (`Services::clear_mailbox`), into the archive unless
+/// `skipArchive`. With `async` the work is queued as a `clear-folder` task instead →
+/// `{"success": true, "existing", "scheduled"}` (the task id; `existing` when one was queued).
 pub async fn clear(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let (user, mb, _) = target(&mut v, false);
     let skip_archive = v.opt_bool("skipArchive").unwrap_or(false);
-    if v.opt_bool("async") == Some(true) {
-        v.reject("async", "\"async\" is not supported yet");
-    }
+    let queue = v.opt_bool("async").unwrap_or(false);
     v.finish(true)?;
     let mb = resolve(&state, user, mb).await?;
     let s = &state.services;
-    let metas = s
-        .fetch_meta(user, &mb, &MessageFilter::default())
-        .await
-        .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
-    if metas.is_empty() {
-        return Ok(ok(json!({ "success": true, "deleted": 0, "errors": 0 })));
+    if queue {
+        let t = s
+            .schedule_clear_mailbox(user, &mb, !skip_archive)
+            .await
+            .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
+        return Ok(ok(json!({
+            "success": true,
+            "existing": t.existing,
+            "scheduled": t.task.to_string(),
+        })));
     }
-    let mut set = UidSet::new();
-    for m in &metas {
-        set.insert(m.uid.0);
-    }
-    let deleted: Flags = [Flag::Deleted].into_iter().collect();
-    s.store_flags(user, &mb, &set, &FlagOp::Add(deleted), None, None)
-        .await
-        .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
-    let gone = s
-        .expunge_archiving(user, &mb, Some(&set), None, !skip_archive)
+    let done = s
+        .clear_mailbox(user, &mb, !skip_archive)
         .await
         .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
     Ok(ok(json!({
         "success": true,
-        "deleted": gone.uids.len(),
-        "errors": metas.len().saturating_sub(gone.uids.len()),
+        "deleted": done.deleted,
+        "errors": done.errors,
     })))
 }
 

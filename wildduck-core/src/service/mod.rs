@@ -14,6 +14,7 @@ pub mod api_users;
 pub mod archive;
 pub mod asps;
 pub mod authlog;
+pub mod clear_folder;
 mod fetch;
 pub mod forwarded;
 pub mod listing;

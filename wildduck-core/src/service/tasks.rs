@@ -30,9 +30,13 @@ pub const RESTORE: &str = "restore";
 /// `POST /quota/reset`; `data: {}`).
 pub const QUOTA: &str = "quota";
 
+/// Empties one mailbox (WildDuck's `clear-folder`, queued by `DELETE …/messages` with `async`:
+/// `data: {user, mailbox, skipArchive}`).
+pub const CLEAR_FOLDER: &str = "clear-folder";
+
 /// The kinds this build runs. Tasks of other kinds (written by a WildDuck instance on the same
 /// database, e.g. `acme`) are left for the instances that know them.
-pub const TASK_KINDS: &[&str] = &[USER_DELETE, RESTORE, QUOTA];
+pub const TASK_KINDS: &[&str] = &[USER_DELETE, RESTORE, QUOTA, CLEAR_FOLDER];
 
 /// How long a claim holds a task before another instance may take it over (WildDuck's
 /// `TASK_LOCK_INTERVAL`: one hour).
@@ -207,6 +211,7 @@ impl Services {
             }
             RESTORE => self.run_restore_task(task).await,
             QUOTA => self.recalculate_all_quotas().await.map(|_| ()),
+            CLEAR_FOLDER => self.run_clear_folder_task(task).await,
             other => Err(Error::new(
                 ErrorKind::Invalid,
                 format!("no handler for task kind {other:?}"),

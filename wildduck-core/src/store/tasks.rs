@@ -113,6 +113,11 @@ pub type LockToken = [u8; 12];
 pub trait TaskStore: Send + Sync + std::fmt::Debug {
     /// Inserts a task.
     async fn insert_task(&self, task: &Task) -> Result<()>;
+    /// Queues `task` unless a task of the same kind for the same user, whose `data` holds equal
+    /// values at every key of `same`, is queued already (WildDuck's `taskHandler.ensure`), in one
+    /// atomic step, so two requests at once still leave one task. Returns the id of the queued
+    /// task and whether it existed before.
+    async fn ensure_task(&self, task: &Task, same: &[&str]) -> Result<(ObjectId, bool)>;
     /// A task by id.
     async fn get_task(&self, id: ObjectId) -> Result<Option<Task>>;
     /// The tasks of `kind` for `user`, oldest first.

@@ -7,7 +7,7 @@ use wildduck_core::ErrorKind;
 use wildduck_core::model::{MessageId, Timestamp, UserId};
 use wildduck_core::service::Services;
 use wildduck_core::service::messages::AppendRequest;
-use wildduck_core::service::tasks::USER_DELETE;
+use wildduck_core::service::tasks::{CLEAR_FOLDER, USER_DELETE};
 use wildduck_core::service::users::{NewUser, UserDeleteOptions, UserDeletion};
 use wildduck_core::store::{Task, TaskStatus};
 
@@ -16,6 +16,7 @@ use super::messages::{mail, mail_with_attachment};
 /// Runs every check.
 pub async fn run_all(s: &Services) {
     task_store(s).await;
+    ensure_task(s).await;
     delete_and_restore(s).await;
     delete_and_purge(s).await;
 }
@@ -175,6 +176,45 @@ async fn task_store(s: &Services) {
             .kind(),
         ErrorKind::Invalid
     );
+}
+
+/// `ensure_task` (WildDuck's `ensure`): requests at once leave one task per user and key value.
+async fn ensure_task(s: &Services) {
+    let q = &s.backend().tasks;
+    let user = UserId::new();
+    let mb = |hex: &str| json!({ "mailbox": { "$oid": hex }, "skipArchive": false });
+    let (a, b) = ("5f0000000000000000000001", "5f0000000000000000000002");
+    let tasks: Vec<Task> = (0..4)
+        .map(|_| Task::new(CLEAR_FOLDER, Some(user), mb(a), None))
+        .collect();
+    let results =
+        futures::future::join_all(tasks.iter().map(|t| q.ensure_task(t, &["mailbox"]))).await;
+    let ids: Vec<_> = results.into_iter().map(|r| r.expect("ensure")).collect();
+    let first = ids[0].0;
+    assert!(ids.iter().all(|(id, _)| *id == first), "{ids:?}");
+    assert_eq!(
+        ids.iter().filter(|(_, existing)| !existing).count(),
+        1,
+        "{ids:?}"
+    );
+    let other = Task::new(CLEAR_FOLDER, Some(user), mb(b), None);
+    let (id_b, existing) = q.ensure_task(&other, &["mailbox"]).await.expect("ensure b");
+    assert_eq!((id_b, existing), (other.id, false));
+    let someone = Task::new(CLEAR_FOLDER, Some(UserId::new()), mb(a), None);
+    let (id_c, existing) = q
+        .ensure_task(&someone, &["mailbox"])
+        .await
+        .expect("ensure c");
+    assert_eq!((id_c, existing), (someone.id, false));
+    let stored = q.get_task(first).await.expect("get").expect("stored");
+    assert_eq!(stored.data, mb(a));
+    assert_eq!(
+        q.find_tasks(CLEAR_FOLDER, user).await.expect("find").len(),
+        2
+    );
+    for id in [first, id_b, id_c] {
+        assert!(q.cancel_task(id).await.expect("cancel"));
+    }
 }
 
 fn new_user(name: &str) -> NewUser {

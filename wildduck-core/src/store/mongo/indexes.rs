@@ -103,6 +103,9 @@ pub(crate) static INDEXES: std::sync::LazyLock<Vec<IndexSpec>> = std::sync::Lazy
         idx!("authlog", "entry_autoexpire", { "expires": 1 }, ttl = 0),
         idx!("tasks", "task", { "locked": 1, "lockedUntil": 1 }),
         idx!("tasks", "task_data_user", { "task": 1, "data.user": 1 }),
+        // One queued clear-folder per mailbox, so concurrent `ensure` upserts cannot both insert.
+        idx!("tasks", "clear_folder_task", { "task": 1, "data.user": 1, "data.mailbox": 1 },
+            unique, partial = || doc! { "task": "clear-folder" }),
         idx!("deletedusers", "deletedusers_dotless", { "unameview": 1 }),
         idx!("deletedusers", "deletedusers_address", { "address": 1 }),
     ]

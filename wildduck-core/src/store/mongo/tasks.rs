@@ -120,6 +120,51 @@ impl TaskStore for MongoTasks {
         Ok(())
     }
 
+    async fn ensure_task(&self, task: &Task, same: &[&str]) -> Result<(ObjectId, bool)> {
+        let new = task_doc(task)?;
+        let mut filter = doc! { "task": task.kind.as_str() };
+        if let Some(u) = task.user {
+            filter.insert("data.user", oid(u.0));
+        }
+        let data = new.get_document("data").cloned().unwrap_or_default();
+        for k in same {
+            // A key the new task lacks matches tasks that lack it too (null matches missing).
+            filter.insert(
+                format!("data.{k}"),
+                data.get(*k).cloned().unwrap_or(Bson::Null),
+            );
+        }
+        // One upsert (WildDuck's `ensure`): the server inserts only when nothing matches.
+        // A unique index (clear_folder_task) makes a racing second insert fail with a duplicate
+        // key: then the winner's task is read back below.
+        let written = match self
+            .coll
+            .find_one_and_update(filter.clone(), doc! { "$setOnInsert": new })
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .projection(doc! { "_id": 1 })
+            .await
+        {
+            Ok(d) => d,
+            Err(e) if super::is_duplicate(&e) => None,
+            Err(e) => return Err(backend(e)),
+        };
+        let id = match written.and_then(|d| d.get_object_id("_id").ok()) {
+            Some(id) => from_oid(&id),
+            // Some servers answer an upsert without the document: read it back.
+            None => self
+                .coll
+                .find_one(filter)
+                .projection(doc! { "_id": 1 })
+                .await
+                .map_err(backend)?
+                .and_then(|d| d.get_object_id("_id").ok())
+                .map(|id| from_oid(&id))
+                .unwrap_or(task.id),
+        };
+        Ok((id, id != task.id))
+    }
+
     async fn get_task(&self, id: ObjectId) -> Result<Option<Task>> {
         match self
             .coll

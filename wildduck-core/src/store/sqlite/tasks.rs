@@ -34,30 +34,60 @@ fn changed(conn: &Connection, statement: &str, p: impl rusqlite::Params) -> Resu
     Ok(conn.execute(statement, p).map_err(sql)? > 0)
 }
 
+fn insert(conn: &Connection, t: &Task) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO tasks ({COLUMNS}, lock_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)"
+    ))
+    .map_err(sql)?
+    .execute(params![
+        idb(t.id),
+        t.kind,
+        t.user.map(|u| idb(u.0)),
+        t.data.to_string(),
+        t.status.as_str(),
+        t.locked,
+        t.locked_until.0,
+        t.created.0,
+        i64::from(t.run_count),
+    ])
+    .map_err(sql)?;
+    Ok(())
+}
+
 #[async_trait]
 impl TaskStore for SqliteStore {
     async fn insert_task(&self, task: &Task) -> Result<()> {
         let t = task.clone();
+        self.write(move |conn| insert(conn, &t)).await
+    }
+
+    async fn ensure_task(&self, task: &Task, same: &[&str]) -> Result<(ObjectId, bool)> {
+        let t = task.clone();
+        let same: Vec<String> = same.iter().map(|k| (*k).to_string()).collect();
+        // On the single writer thread the look-up and the insert cannot interleave with
+        // another request's.
         self.write(move |conn| {
-            conn.execute(
-                &format!(
-                    "INSERT INTO tasks ({COLUMNS}, lock_token) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)"
-                ),
-                params![
-                    idb(t.id),
-                    t.kind,
-                    t.user.map(|u| idb(u.0)),
-                    t.data.to_string(),
-                    t.status.as_str(),
-                    t.locked,
-                    t.locked_until.0,
-                    t.created.0,
-                    i64::from(t.run_count),
-                ],
-            )
-            .map_err(sql)?;
-            Ok(())
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT id, data FROM tasks WHERE task = ?1 AND user IS ?2 ORDER BY id",
+                )
+                .map_err(sql)?;
+            let rows = st
+                .query_map(params![t.kind, t.user.map(|u| idb(u.0))], |row| {
+                    Ok((id_at(row, 0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(sql)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql)?;
+            for (id, data) in rows {
+                let data: serde_json::Value =
+                    serde_json::from_str(&data).unwrap_or(serde_json::Value::Null);
+                if same.iter().all(|k| data.get(k) == t.data.get(k)) {
+                    return Ok((id, true));
+                }
+            }
+            insert(conn, &t)?;
+            Ok((t.id, false))
         })
         .await
     }
