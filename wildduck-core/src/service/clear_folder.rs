@@ -11,7 +11,7 @@ use super::tasks::CLEAR_FOLDER;
 use crate::model::{Flag, FlagOp, Flags, Mailbox, MailboxId, ObjectId, UidSet, UserId};
 use crate::store::MessageFilter;
 use crate::store::tasks::Task;
-use crate::{Error, ErrorKind, Result};
+use crate::{ErrorKind, Result};
 
 /// What emptying a mailbox did (WildDuck's `deleted` and `errors`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -87,9 +87,7 @@ impl Services {
         mailbox: &Mailbox,
         archive: bool,
     ) -> Result<ClearScheduled> {
-        if mailbox.user != user {
-            return Err(Error::not_found("no such mailbox"));
-        }
+        Self::own(user, mailbox)?;
         let task = Task::new(
             CLEAR_FOLDER,
             Some(user),

@@ -47,7 +47,7 @@ impl Services {
         mailbox: &Mailbox,
         filter: &MessageFilter,
     ) -> Result<Vec<FlagsRow>> {
-        own(user, mailbox)?;
+        Self::own(user, mailbox)?;
         self.backend.messages.find_flags(mailbox.id, filter).await
     }
 
@@ -60,16 +60,7 @@ impl Services {
         mailbox: &Mailbox,
         uids: &UidSet,
     ) -> Result<Vec<(MessageMeta, StoredMessage)>> {
-        own(user, mailbox)?;
+        Self::own(user, mailbox)?;
         self.backend.messages.load_messages(mailbox.id, uids).await
-    }
-}
-
-/// `NotFound` unless `mailbox` (a document the caller loaded) is `user`'s.
-fn own(user: UserId, mailbox: &Mailbox) -> Result<()> {
-    if mailbox.user == user {
-        Ok(())
-    } else {
-        Err(Error::not_found("no such mailbox"))
     }
 }

@@ -234,15 +234,6 @@ async fn ingest_message(raw: &[u8]) -> Result<Ingested> {
 }
 
 impl Services {
-    /// Checks that `mailbox` (a document the caller loaded) is `user`'s.
-    fn own(user: UserId, mailbox: &Mailbox) -> Result<()> {
-        if mailbox.user == user {
-            Ok(())
-        } else {
-            Err(not_found())
-        }
-    }
-
     /// Refuses when the user is already over quota (WildDuck checks `storageUsed > quota` before
     /// the add, so one message may overshoot the limit).
     async fn check_quota(&self, user: UserId) -> Result<()> {

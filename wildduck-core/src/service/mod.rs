@@ -82,6 +82,16 @@ pub struct Services {
 }
 
 impl Services {
+    /// `NotFound` unless `mailbox` (a document the caller loaded) is `user`'s: every use case
+    /// that takes a loaded mailbox checks this first.
+    pub(crate) fn own(user: UserId, mailbox: &crate::model::Mailbox) -> crate::Result<()> {
+        if mailbox.user == user {
+            Ok(())
+        } else {
+            Err(Error::not_found("no such mailbox"))
+        }
+    }
+
     /// Services over `backend`; changes are announced through `notifier` when one is given.
     pub fn new(
         backend: Backend,
