@@ -39,14 +39,7 @@ pub fn encode(m: &StoredMessage) -> Vec<u8> {
 
 /// Decodes what [`encode`] wrote. Fails with a backend error on an unknown format or damaged bytes.
 pub fn decode(bytes: &[u8]) -> Result<StoredMessage> {
-    let mut r = Reader { b: bytes, depth: 0 };
-    let format = r.byte()?;
-    if format != FORMAT {
-        return Err(Error::new(
-            ErrorKind::Backend,
-            format!("stored message format {format} is not supported (this binary reads {FORMAT})"),
-        ));
-    }
+    let mut r = Reader::open(bytes)?;
     let m = StoredMessage {
         tree: r.node()?,
         size: r.uint()?,
@@ -63,14 +56,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoredMessage> {
 /// Decodes only the MIME tree of what [`encode`] wrote (it comes first): all that rebuilding
 /// the message bytes needs, without building the envelope, body structure and indexed data.
 pub fn decode_tree(bytes: &[u8]) -> Result<MimeNode> {
-    let mut r = Reader { b: bytes, depth: 0 };
-    let format = r.byte()?;
-    if format != FORMAT {
-        return Err(Error::new(
-            ErrorKind::Backend,
-            format!("stored message format {format} is not supported (this binary reads {FORMAT})"),
-        ));
-    }
+    let mut r = Reader::open(bytes)?;
     r.node()
 }
 
@@ -334,6 +320,23 @@ impl Writer {
 struct Reader<'a> {
     b: &'a [u8],
     depth: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader past the format byte, which must be this binary's [`FORMAT`].
+    fn open(bytes: &'a [u8]) -> Result<Self> {
+        let mut r = Reader { b: bytes, depth: 0 };
+        let format = r.byte()?;
+        if format != FORMAT {
+            return Err(Error::new(
+                ErrorKind::Backend,
+                format!(
+                    "stored message format {format} is not supported (this binary reads {FORMAT})"
+                ),
+            ));
+        }
+        Ok(r)
+    }
 }
 
 impl Reader<'_> {
