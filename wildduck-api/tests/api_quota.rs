@@ -6,7 +6,7 @@ mod common;
 
 use common::{Kind, simple, start};
 use serde_json::json;
-use wildduck_core::model::{Timestamp, UserId};
+use wildduck_core::model::UserId;
 
 async fn storage_used(api: &common::Api, id: &str) -> i64 {
     let (s, b) = api.get(&format!("/users/{id}")).await;
@@ -48,20 +48,12 @@ async fn reset_all(kind: Kind) {
     // Queued, not run in the request.
     assert_eq!(storage_used(&api, &b).await, 777);
 
-    let pass = api
-        .services
-        .run_due_tasks(Timestamp(Timestamp::now().0 + 1))
-        .await
-        .expect("tasks");
+    let pass = api.run_tasks().await;
     assert_eq!((pass.completed, pass.failed), (1, 0), "{pass:?}");
     assert_eq!(storage_used(&api, &a).await, right_a);
     assert_eq!(storage_used(&api, &b).await, 0);
     // Nothing left to run.
-    let again = api
-        .services
-        .run_due_tasks(Timestamp(Timestamp::now().0 + 1))
-        .await
-        .expect("tasks");
+    let again = api.run_tasks().await;
     assert_eq!(again.completed + again.failed, 0);
 }
 

@@ -117,6 +117,16 @@ impl Api {
     }
 
     /// Uploads raw bytes as `message/rfc822`; returns the new message's UID.
+    /// One pass of the task runner over every task due by now (a millisecond ahead, so a task
+    /// queued in this millisecond counts).
+    pub async fn run_tasks(&self) -> wildduck_core::service::tasks::TaskPass {
+        let now = wildduck_core::model::Timestamp::now();
+        self.services
+            .run_due_tasks(wildduck_core::model::Timestamp(now.0 + 1))
+            .await
+            .expect("task pass")
+    }
+
     pub async fn upload(&self, user: &str, mailbox: &str, raw: &[u8], query: &str) -> u64 {
         let resp = self
             .client
