@@ -209,6 +209,7 @@ async fn main() {
             .map(|k| {
                 let id = MessageId::new();
                 NewMessage {
+                    meta_data: None,
                     meta: MessageMeta {
                         id,
                         root: id,

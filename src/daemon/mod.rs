@@ -221,10 +221,11 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Con
     let task_runner = storage
         .services
         .spawn_task_runner(wildduck_core::service::tasks::TaskRunnerOptions::default());
-    // Expired entries of the archive of deleted messages, as WildDuck's GC (every 15 minutes).
+    // Expired messages (into the archive) and expired archive entries, as WildDuck's GC
+    // (every 15 minutes).
     let archive_purger = storage
         .services
-        .spawn_archive_purger(wildduck_core::service::archive::PURGE_INTERVAL);
+        .spawn_collector(wildduck_core::service::archive::PURGE_INTERVAL);
     let mut tasks = tokio::task::JoinSet::new();
     for b in bound {
         tasks.spawn(b.serve(servers.clone(), shutdown.signal()));

@@ -86,7 +86,7 @@ async fn purger_removes_expired_entries_and_their_references() {
             .map(|r| r.0),
         Some(1)
     );
-    let purger = s.spawn_archive_purger(Duration::from_secs(1));
+    let purger = s.spawn_collector(Duration::from_secs(1));
     let started = std::time::Instant::now();
     while !s.list_archived(user).await.expect("list").is_empty() {
         assert!(

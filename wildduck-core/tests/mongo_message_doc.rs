@@ -160,6 +160,7 @@ async fn corpus_round_trips_through_the_server_byte_exact() {
         );
         expected.push((name.clone(), normalize_line_endings(raw).into_owned()));
         new.push(NewMessage {
+            meta_data: None,
             meta,
             content: Arc::new(ing.message),
         });
@@ -243,6 +244,7 @@ Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\
     );
     b.messages
         .insert_messages(&[NewMessage {
+            meta_data: None,
             meta,
             content: Arc::new(ing.message.clone()),
         }])
@@ -441,6 +443,7 @@ async fn thirty_mib_attachment_round_trips() {
     );
     b.messages
         .insert_messages(&[NewMessage {
+            meta_data: None,
             meta,
             content: Arc::new(ing.message),
         }])

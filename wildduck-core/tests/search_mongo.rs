@@ -84,6 +84,24 @@ impl MessageStore for DefaultSearch {
     ) -> Result<Vec<(MessageMeta, StoredMessage)>> {
         self.0.load_messages(m, u).await
     }
+    async fn update_fields(
+        &self,
+        m: MailboxId,
+        u: &UidSet,
+        f: &wildduck_core::store::FieldUpdate,
+    ) -> Result<u64> {
+        self.0.update_fields(m, u, f).await
+    }
+    async fn meta_data(&self, m: MailboxId, u: &UidSet) -> Result<Vec<(Uid, String)>> {
+        self.0.meta_data(m, u).await
+    }
+    async fn find_expired(
+        &self,
+        now: wildduck_core::model::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<MessageMeta>> {
+        self.0.find_expired(now, limit).await
+    }
     async fn delete_messages(&self, m: MailboxId, ids: &[MessageId]) -> Result<u64> {
         self.0.delete_messages(m, ids).await
     }
@@ -372,6 +390,7 @@ fn mongo_query_agrees_with_in_memory_matcher() {
             };
             stored.push((meta.clone(), SearchFields::from_stored(&ing.message)));
             batch.push(NewMessage {
+                meta_data: None,
                 meta,
                 content: Arc::new(ing.message),
             });

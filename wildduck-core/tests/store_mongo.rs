@@ -83,6 +83,7 @@ async fn command_counts_on_mongodb() {
     let new: Vec<wildduck_core::store::NewMessage> = metas
         .iter()
         .map(|m| wildduck_core::store::NewMessage {
+            meta_data: None,
             meta: m.clone(),
             content: content.clone(),
         })

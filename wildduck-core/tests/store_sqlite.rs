@@ -91,6 +91,83 @@ async fn newer_schema_is_refused_untouched() {
     );
 }
 
+/// A file of schema 6 (before message metadata and the expiry index) is migrated on open; its
+/// messages stay readable and take metadata afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_6_file_is_migrated() {
+    use wildduck_core::model::UidSet;
+    use wildduck_core::service::messages::AppendRequest;
+    use wildduck_core::store::FieldUpdate;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mail.db");
+    let user = {
+        let store = SqliteStore::open(&path).await.expect("open");
+        let s = Services::new(store.backend(), None, config());
+        let u = s
+            .create_user(wildduck_core::service::users::NewUser {
+                username: "old.file".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("user");
+        let inbox = s.find_mailbox(u.id, "INBOX").await.expect("inbox");
+        s.append(
+            u.id,
+            inbox.id,
+            AppendRequest {
+                raw: b"Subject: kept\r\n\r\nold\r\n",
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("append");
+        u.id
+    };
+    // Take the file back to schema 6: what version 7 added is removed.
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch(
+            "DROP INDEX messages_expiry;
+             ALTER TABLE message_content DROP COLUMN custom;
+             ALTER TABLE archived DROP COLUMN custom;
+             UPDATE meta SET value = '6' WHERE key = 'schema_version';",
+        )
+        .expect("downgrade");
+    }
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    assert_eq!(store.open_report().found_version, 6);
+    let s = Services::new(store.backend(), None, config());
+    let inbox = s.find_mailbox(user, "INBOX").await.expect("inbox");
+    let all = UidSet::all();
+    assert!(
+        s.message_meta_data(user, &inbox, &all)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    let n = s
+        .update_message_fields(
+            user,
+            &inbox,
+            &all,
+            &FieldUpdate {
+                meta_data: Some(r#"{"migrated":true}"#.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("update");
+    assert_eq!(n, 1);
+    let meta = s.message_meta_data(user, &inbox, &all).await.expect("read");
+    assert_eq!(meta.len(), 1);
+    assert_eq!(meta[0].1, r#"{"migrated":true}"#);
+    drop(s);
+    drop(store);
+    let store = SqliteStore::open(&path).await.expect("third open");
+    assert_eq!(store.open_report().found_version, SCHEMA_VERSION);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn content_round_trips_through_the_database() {
     use std::sync::Arc;
@@ -135,6 +212,7 @@ async fn content_round_trips_through_the_database() {
     };
     b.messages
         .insert_messages(&[NewMessage {
+            meta_data: None,
             meta: meta.clone(),
             content: Arc::new(ingested.message.clone()),
         }])
@@ -328,6 +406,7 @@ mod append {
             ..Default::default()
         };
         AppendMessage {
+            meta_data: None,
             journal: Some(JournalEntry {
                 user: user.id,
                 mailbox,

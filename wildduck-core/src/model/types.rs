@@ -211,6 +211,20 @@ pub struct Mailbox {
     pub encrypt_messages: bool,
 }
 
+impl Mailbox {
+    /// When a message added here at `now` expires: `now + retention`, or never without a
+    /// retention (WildDuck's `exp: !!retention, rdate: now + retention` on append, copy and
+    /// move).
+    pub fn expiry_from(&self, now: Timestamp) -> Option<Timestamp> {
+        (self.retention > 0).then(|| {
+            Timestamp(
+                now.0
+                    .saturating_add(i64::try_from(self.retention).unwrap_or(i64::MAX)),
+            )
+        })
+    }
+}
+
 /// STATUS data of a mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MailboxStatus {

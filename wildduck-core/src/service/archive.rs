@@ -330,29 +330,6 @@ impl Services {
         }
     }
 
-    /// Starts a background loop on the current tokio runtime that runs
-    /// [`Services::purge_expired_archived`] every `interval` (the first pass at once), as
-    /// WildDuck's GC does. Every instance may run one: each entry's references are released by
-    /// the one purge that removed it. Errors are logged and the loop goes on; abort the handle
-    /// to stop it.
-    pub fn spawn_archive_purger(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
-        let services = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match services.purge_expired_archived(Timestamp::now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(purged = n, "expired archived messages purged"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "purging expired archived messages failed")
-                    }
-                }
-            }
-        })
-    }
-
     /// WildDuck refuses new content once `storageUsed` is above the quota; a restore adds the
     /// message's size again, so it is refused the same way.
     async fn archive_quota_check(&self, user: UserId) -> Result<()> {
@@ -408,16 +385,11 @@ impl Services {
         clear_deleted: bool,
     ) -> Result<Restored> {
         let user = entry.meta.user;
+        let meta_data = entry.meta_data;
         let mut meta = entry.meta;
         meta.mailbox = mailbox.id;
         meta.junk = mailbox.special_use == Some(SpecialUse::Junk);
-        meta.rdate = (mailbox.retention > 0).then(|| {
-            Timestamp(
-                Timestamp::now()
-                    .0
-                    .saturating_add(i64::try_from(mailbox.retention).unwrap_or(i64::MAX)),
-            )
-        });
+        meta.rdate = mailbox.expiry_from(Timestamp::now());
         if clear_deleted {
             meta.flags.remove(&Flag::Deleted);
         }
@@ -452,6 +424,7 @@ impl Services {
                     thread: None,
                     keywords,
                     journal: Some(journal),
+                    meta_data,
                 },
             )
             .await?;

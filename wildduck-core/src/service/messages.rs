@@ -48,6 +48,22 @@ pub const IMAP_MAX_DOWNLOAD: u64 = 10 * 1024 * 1024 * 1024;
 /// Messages larger than this are ingested on the blocking pool, off the reactor threads.
 const BLOCKING_INGEST_SIZE: usize = 256 * 1024;
 
+/// Largest custom metadata of a message in bytes of JSON text (WildDuck: 1 MiB).
+pub const MAX_META_DATA: usize = 1024 * 1024;
+
+/// Custom metadata must be the JSON text of an object of at most [`MAX_META_DATA`] bytes.
+pub(super) fn check_meta_data(text: &str) -> Result<()> {
+    if text.len() > MAX_META_DATA {
+        return Err(Error::invalid("metaData is larger than 1 MiB"));
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        _ => Err(Error::invalid(
+            "metaData must be the JSON text of an object",
+        )),
+    }
+}
+
 /// What APPEND (or an API upload) stores.
 #[derive(Debug, Clone, Default)]
 pub struct AppendRequest<'a> {
@@ -293,7 +309,7 @@ impl Services {
 
     /// Runs `work` holding WildDuck's mailbox write lock `mbwr:<mailbox>` (when locks are
     /// configured), waiting up to [`LOCK_WAIT`] for it.
-    async fn with_mailbox_lock<T>(
+    pub(super) async fn with_mailbox_lock<T>(
         &self,
         mailbox: MailboxId,
         ttl: Duration,
@@ -357,12 +373,29 @@ impl Services {
         mailbox: MailboxId,
         req: AppendRequest<'_>,
     ) -> Result<Appended> {
+        self.append_with_meta_data(user, mailbox, req, None).await
+    }
+
+    /// [`Services::append`] storing custom metadata with the message (the API upload's
+    /// `metaData`: JSON text of an object, at most [`MAX_META_DATA`] bytes, else `Invalid`),
+    /// in the same write as the message.
+    pub async fn append_with_meta_data(
+        &self,
+        user: UserId,
+        mailbox: MailboxId,
+        req: AppendRequest<'_>,
+        meta_data: Option<String>,
+    ) -> Result<Appended> {
+        if let Some(m) = &meta_data {
+            check_meta_data(m)?;
+        }
         let ingested = ingest_message(req.raw).await?;
         // Both reads at once (they are independent); over quota is reported first, as before.
         let (quota, mb) = tokio::join!(self.check_quota(user), self.get_mailbox(user, mailbox));
         quota?;
         let mb = mb?;
-        self.append_ingested(user, &mb, ingested, req).await
+        self.append_ingested(user, &mb, ingested, req, meta_data)
+            .await
     }
 
     /// [`Services::append`] for a caller that has just read the user and the mailbox (IMAP
@@ -380,7 +413,8 @@ impl Services {
             return Err(over_quota());
         }
         Self::own(user.id, mailbox)?;
-        self.append_ingested(user.id, mailbox, ingested, req).await
+        self.append_ingested(user.id, mailbox, ingested, req, None)
+            .await
     }
 
     /// The rest of an APPEND once the message is ingested, the quota checked and the mailbox
@@ -391,6 +425,7 @@ impl Services {
         mb: &Mailbox,
         ingested: Ingested,
         req: AppendRequest<'_>,
+        meta_data: Option<String>,
     ) -> Result<Appended> {
         let Ingested { message, blobs } = ingested;
         let correspondents =
@@ -429,8 +464,7 @@ impl Services {
             has_attachments: message.data.has_attachments,
             junk: mb.special_use == Some(SpecialUse::Junk),
             magic,
-            rdate: (mb.retention > 0)
-                .then(|| Timestamp(now.0.saturating_add(to_i64(mb.retention)))),
+            rdate: mb.expiry_from(now),
             blobs: message.blob_hashes(),
         };
         let keywords = new_keywords(mb, &meta.flags);
@@ -450,6 +484,7 @@ impl Services {
                     thread: Some(thread),
                     keywords,
                     journal: Some(journal),
+                    meta_data,
                 },
             )
             .await?;
@@ -742,7 +777,7 @@ impl Services {
 
     /// Deletes `found` (archiving them first when `archive` and the configuration keep an
     /// archive, see [`super::archive`]) and settles references, quota, journal and notification.
-    async fn remove_messages(
+    pub(super) async fn remove_messages(
         &self,
         user: UserId,
         mailbox: MailboxId,

@@ -15,6 +15,7 @@ pub mod archive;
 pub mod asps;
 pub mod authlog;
 pub mod clear_folder;
+pub mod expiry;
 mod fetch;
 pub mod forwarded;
 pub mod listing;

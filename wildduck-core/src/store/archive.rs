@@ -20,6 +20,9 @@ pub struct ArchivedMessage {
     pub archived: Timestamp,
     /// When it may be purged (WildDuck `rdate`, with `exp: true`).
     pub expires: Timestamp,
+    /// The message's custom metadata (`meta.custom`), read by [`ArchiveStore::load_archived`]
+    /// only (listings leave it `None`).
+    pub meta_data: Option<String>,
 }
 
 /// What [`ArchiveStore::archive_and_delete`] did.

@@ -450,6 +450,8 @@ pub struct NewMessage {
     pub meta: MessageMeta,
     /// The stored form from [`crate::message::ingest`].
     pub content: Arc<StoredMessage>,
+    /// The API's custom metadata (`metaData`; WildDuck's `meta.custom`): JSON text of an object.
+    pub meta_data: Option<String>,
 }
 
 /// How a new message finds its thread (see [`ThreadStore::resolve_thread`]).
@@ -480,6 +482,19 @@ pub struct AppendMessage {
     /// The journal entry announcing the message; its `uid`, `modseq`, `message` and `thread`
     /// are set to the stored message's. `None` writes no entry.
     pub journal: Option<JournalEntry>,
+    /// The API's custom metadata (`metaData`; WildDuck's `meta.custom`): JSON text of an object.
+    pub meta_data: Option<String>,
+}
+
+/// The fields of [`MessageStore::update_fields`]: what the API's message update changes besides
+/// flags and mailbox. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldUpdate {
+    /// The expiry: `Some(Some(t))` deletes the message at `t` (WildDuck `exp: true, rdate`),
+    /// `Some(None)` turns expiry off (`exp: false`).
+    pub expires: Option<Option<Timestamp>>,
+    /// The custom metadata (`metaData`; WildDuck's `meta.custom`): JSON text of an object.
+    pub meta_data: Option<String>,
 }
 
 /// Messages. The message body (MIME tree and derived fields) is handled by the backend as an opaque
@@ -664,8 +679,10 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
     /// Copies the messages at `uids` into `target` (same user) with fresh ids and consecutive new
-    /// UIDs allocated in one step, keeping `root`, flags and dates; the target's MODSEQ is bumped
-    /// once and given to every copy. Attachment references are the caller's business.
+    /// UIDs allocated in one step, keeping `root`, flags, dates and custom metadata; the target's
+    /// MODSEQ is bumped once and given to every copy. The expiry comes from the target's
+    /// retention, as in WildDuck (`rdate = now + retention`, none without retention), so a
+    /// message moved out of Trash does not keep Trash's expiry. Attachment references are the caller's business.
     /// Returns the pairs sorted by source UID and the copies' metadata.
     async fn copy_messages(
         &self,
@@ -722,6 +739,19 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
         }
         Ok(Some((meta, content, change)))
     }
+    /// Sets the expiry and/or the custom metadata of the messages at `uids`, leaving flags,
+    /// MODSEQ and journal alone (IMAP shows neither field). Returns how many messages matched.
+    async fn update_fields(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        update: &FieldUpdate,
+    ) -> Result<u64>;
+    /// The custom metadata (JSON text) of the messages at `uids` that have any, by UID.
+    async fn meta_data(&self, mailbox: MailboxId, uids: &UidSet) -> Result<Vec<(Uid, String)>>;
+    /// Up to `limit` messages of any user whose expiry (`rdate`) is at or before `now`, earliest
+    /// expiry first (the collector's query, WildDuck's `{exp: true, rdate: {$lte: now}}`).
+    async fn find_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<MessageMeta>>;
     /// Deletes messages by id (within `mailbox`); returns how many were deleted.
     async fn delete_messages(&self, mailbox: MailboxId, ids: &[MessageId]) -> Result<u64>;
     /// Deletes all messages of a mailbox; returns the metadata of what was deleted.
@@ -996,6 +1026,7 @@ pub async fn append_in_steps<M: MessageStore + ?Sized>(
         thread,
         keywords,
         journal,
+        meta_data,
     } = message;
     // UID and MODSEQ in one atomic step, so journal order by MODSEQ is UID order.
     let (uid, modseq) = backend
@@ -1036,6 +1067,7 @@ pub async fn append_in_steps<M: MessageStore + ?Sized>(
     let new = NewMessage {
         meta: meta.clone(),
         content,
+        meta_data,
     };
     if let Err(e) = messages.insert_messages(std::slice::from_ref(&new)).await {
         undo_refs(backend, &taken).await;

@@ -789,6 +789,24 @@ impl MessageStore for FailingInsert {
     ) -> Result<Vec<(MessageMeta, StoredMessage)>> {
         self.inner.load_messages(m, u).await
     }
+    async fn update_fields(
+        &self,
+        m: MailboxId,
+        u: &UidSet,
+        f: &wildduck_core::store::FieldUpdate,
+    ) -> Result<u64> {
+        self.inner.update_fields(m, u, f).await
+    }
+    async fn meta_data(&self, m: MailboxId, u: &UidSet) -> Result<Vec<(Uid, String)>> {
+        self.inner.meta_data(m, u).await
+    }
+    async fn find_expired(
+        &self,
+        now: wildduck_core::model::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<MessageMeta>> {
+        self.inner.find_expired(now, limit).await
+    }
     async fn delete_messages(&self, m: MailboxId, ids: &[MessageId]) -> Result<u64> {
         self.inner.delete_messages(m, ids).await
     }

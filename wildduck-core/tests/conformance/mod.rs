@@ -3,6 +3,7 @@
 
 mod archive;
 mod authlog;
+mod expiry;
 mod forwarded;
 mod journal;
 mod listing;
@@ -46,6 +47,7 @@ pub async fn run_all(s: &Services) {
     listing::run_all(s).await;
     pop3::run_all(s).await;
     authlog::run_all(s).await;
+    expiry::run_all(s).await;
 }
 
 async fn users(s: &Services) {
@@ -390,6 +392,7 @@ async fn messages(s: &Services) {
     let new: Vec<wildduck_core::store::NewMessage> = metas
         .iter()
         .map(|m| wildduck_core::store::NewMessage {
+            meta_data: None,
             meta: m.clone(),
             content: content.clone(),
         })

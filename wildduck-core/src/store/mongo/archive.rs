@@ -32,6 +32,7 @@ fn archived_from(d: &Document) -> Option<ArchivedMessage> {
         meta,
         archived: get_date(d, "archived"),
         expires: Timestamp(get_i64(d, "rdate")),
+        meta_data: super::messages::custom_meta_data(d),
     })
 }
 

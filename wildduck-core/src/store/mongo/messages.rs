@@ -15,7 +15,8 @@ use crate::model::{
     Uid, UidSet, UserId,
 };
 use crate::store::{
-    CopiedUid, FlagChange, FlagResult, FlagsRow, MessageFilter, MessageStore, NewMessage, UidWindow,
+    CopiedUid, FieldUpdate, FlagChange, FlagResult, FlagsRow, MessageFilter, MessageStore,
+    NewMessage, UidWindow,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -24,7 +25,18 @@ fn meta_projection() -> Document {
     doc! {
         "_id": 1, "root": 1, "user": 1, "mailbox": 1, "uid": 1, "modseq": 1, "thread": 1,
         "idate": 1, "hdate": 1, "flags": 1, "size": 1, "msgid": 1, "subject": 1, "ha": 1,
-        "junk": 1, "magic": 1, "rdate": 1, "mimeTree.attachmentMap": 1,
+        "junk": 1, "magic": 1, "exp": 1, "rdate": 1, "mimeTree.attachmentMap": 1,
+    }
+}
+
+/// WildDuck's `meta.custom` as JSON text: a string as WildDuck writes it (empty = none), or an
+/// embedded document written by another tool, as relaxed extended JSON.
+pub(super) fn custom_meta_data(d: &Document) -> Option<String> {
+    match d.get_document("meta").ok()?.get("custom")? {
+        Bson::String(s) if s.trim().is_empty() => None,
+        Bson::String(s) => Some(s.clone()),
+        v @ Bson::Document(_) => Some(v.clone().into_relaxed_extjson().to_string()),
+        _ => None,
     }
 }
 
@@ -440,6 +452,7 @@ impl MessageStore for MongoMessages {
             .await
             .map_err(backend)?
             .ok_or_else(|| Error::not_found("no such mailbox"))?;
+        let rdate = target.expiry_from(Timestamp::now());
         let first = get_i64(&alloc, "uidNext") - i64::from(n);
         let first = u32::try_from(first).map_err(|_| Error::new(ErrorKind::Backend, "uidNext"))?;
         let modseq = get_u64(&alloc, "modifyIndex");
@@ -460,6 +473,8 @@ impl MessageStore for MongoMessages {
                 target.special_use == Some(crate::model::SpecialUse::Junk),
             );
             nd.remove("copied");
+            nd.insert("exp", rdate.is_some());
+            nd.insert("rdate", rdate.map_or(Bson::Int32(0), |t| num(t.0)));
             pairs.push(CopiedUid {
                 source: src.uid,
                 target: new_uid,
@@ -471,11 +486,88 @@ impl MessageStore for MongoMessages {
             meta.mailbox = target.id;
             meta.uid = new_uid;
             meta.modseq = ModSeq(modseq);
+            meta.rdate = rdate;
             metas.push(meta);
             new_docs.push(nd);
         }
         self.coll.insert_many(new_docs).await.map_err(backend)?;
         Ok((pairs, metas))
+    }
+
+    async fn update_fields(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        update: &FieldUpdate,
+    ) -> Result<u64> {
+        let mut set = Document::new();
+        match update.expires {
+            Some(Some(t)) => {
+                set.insert("exp", true);
+                set.insert("rdate", num(t.0));
+            }
+            // WildDuck leaves `rdate` as it was; `exp: false` alone turns expiry off.
+            Some(None) => {
+                set.insert("exp", false);
+            }
+            None => {}
+        }
+        if let Some(custom) = &update.meta_data {
+            set.insert("meta.custom", custom);
+        }
+        let mut q = doc! { "mailbox": oid(mailbox.0) };
+        if let Some(c) = uid_condition(uids) {
+            q.extend(c);
+        }
+        if set.is_empty() {
+            return self.coll.count_documents(q).await.map_err(backend);
+        }
+        let r = self
+            .coll
+            .update_many(q, doc! { "$set": set })
+            .await
+            .map_err(backend)?;
+        Ok(r.matched_count)
+    }
+
+    async fn meta_data(&self, mailbox: MailboxId, uids: &UidSet) -> Result<Vec<(Uid, String)>> {
+        let mut q = doc! { "mailbox": oid(mailbox.0) };
+        if let Some(c) = uid_condition(uids) {
+            q.extend(c);
+        }
+        let docs: Vec<Document> = self
+            .coll
+            .find(q)
+            .projection(doc! { "uid": 1, "meta.custom": 1 })
+            .sort(doc! { "uid": 1 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                let uid = u32::try_from(get_i64(d, "uid")).ok()?;
+                Some((Uid(uid), custom_meta_data(d)?))
+            })
+            .collect())
+    }
+
+    async fn find_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<MessageMeta>> {
+        // Exclusive bound (the test server drops rows at an inclusive one): `rdate <= now`.
+        let docs: Vec<Document> = self
+            .coll
+            .find(doc! { "exp": true, "rdate": { "$lt": num(now.0.saturating_add(1)) } })
+            .projection(meta_projection())
+            .sort(doc! { "rdate": 1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs.iter().filter_map(meta_from).collect())
     }
 
     async fn delete_messages(&self, mailbox: MailboxId, ids: &[MessageId]) -> Result<u64> {
@@ -528,11 +620,13 @@ impl MessageStore for MongoMessages {
             return Ok(());
         }
         self.coll
-            .insert_many(
-                messages
-                    .iter()
-                    .map(|m| super::message_doc::to_document(&m.meta, &m.content)),
-            )
+            .insert_many(messages.iter().map(|m| {
+                let mut d = super::message_doc::to_document(&m.meta, &m.content);
+                if let Some(custom) = &m.meta_data {
+                    d.insert("meta", doc! { "custom": custom });
+                }
+                d
+            }))
             .await
             .map_err(backend)?;
         Ok(())

@@ -22,6 +22,8 @@ fn archived_from(row: &Row<'_>) -> rusqlite::Result<ArchivedMessage> {
         meta,
         archived: Timestamp(row.get(META_LEN)?),
         expires: Timestamp(row.get(META_LEN + 1)?),
+        // The restore reads it with the content, in its own transaction.
+        meta_data: None,
     })
 }
 
@@ -70,10 +72,10 @@ pub(super) fn archive_and_delete_in(
         .prepare_cached(
             "INSERT OR IGNORE INTO archived (id, root, user, mailbox, uid, modseq, thread, \
              idate, hdate, flags, size, msgid, subject, ha, junk, magic, rdate, blobs, \
-             archived, expires, data) \
+             archived, expires, data, custom) \
              SELECT m.id, m.root, m.user, m.mailbox, m.uid, m.modseq, m.thread, m.idate, \
              m.hdate, m.flags, m.size, m.msgid, m.subject, m.ha, m.junk, m.magic, m.rdate, \
-             m.blobs, ?1, ?2, c.data FROM messages m JOIN message_content c \
+             m.blobs, ?1, ?2, c.data, c.custom FROM messages m JOIN message_content c \
              ON c.rid = m.rid WHERE m.mailbox = ?3 AND m.id = ?4",
         )
         .map_err(sql)?;
@@ -219,10 +221,12 @@ impl ArchiveStore for SqliteStore {
         // Entry, message, content, quota, keywords and journal in one transaction: the
         // references pass from the entry to the message with nothing in between.
         self.write(move |tx| {
-            let data: Vec<u8> = tx
-                .prepare_cached("SELECT data FROM archived WHERE user = ?1 AND id = ?2")
+            let (data, custom): (Vec<u8>, Option<String>) = tx
+                .prepare_cached("SELECT data, custom FROM archived WHERE user = ?1 AND id = ?2")
                 .map_err(sql)?
-                .query_row(params![idb(meta.user.0), idb(meta.id.0)], |r| r.get(0))
+                .query_row(params![idb(meta.user.0), idb(meta.id.0)], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()
                 .map_err(sql)?
                 .ok_or_else(|| Error::not_found("no such archived message"))?;
@@ -230,7 +234,7 @@ impl ArchiveStore for SqliteStore {
                 .ok_or_else(|| Error::not_found("no such mailbox"))?;
             meta.uid = uid;
             meta.modseq = modseq;
-            insert_allocated_in(tx, &meta, &data, &keywords, journal)?;
+            insert_allocated_in(tx, &meta, &data, custom.as_deref(), &keywords, journal)?;
             tx.prepare_cached("DELETE FROM archived WHERE id = ?1")
                 .map_err(sql)?
                 .execute([idb(meta.id.0)])

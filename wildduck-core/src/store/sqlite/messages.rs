@@ -17,9 +17,9 @@ use crate::model::{
     ModSeq, SpecialUse, ThreadId, Timestamp, Uid, UidSet, UserId,
 };
 use crate::store::{
-    AppendMessage, Backend, CopiedUid, ExpungeOutcome, ExpungeRequest, FlagChange, FlagResult,
-    FlagUpdate, FlagsRow, MessageFilter, MessageStore, NewMessage, SelectState, UidWindow,
-    flags_entry, message_entry, stamp_entry,
+    AppendMessage, Backend, CopiedUid, ExpungeOutcome, ExpungeRequest, FieldUpdate, FlagChange,
+    FlagResult, FlagUpdate, FlagsRow, MessageFilter, MessageStore, NewMessage, SelectState,
+    UidWindow, flags_entry, message_entry, stamp_entry,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -303,13 +303,14 @@ pub(super) fn insert_allocated_in(
     tx: &Connection,
     meta: &MessageMeta,
     data: &[u8],
+    meta_data: Option<&str>,
     keywords: &[String],
     journal: Option<JournalEntry>,
 ) -> Result<()> {
     let rid = insert_row(tx, meta)?;
-    tx.prepare_cached("INSERT INTO message_content (rid, data) VALUES (?1, ?2)")
+    tx.prepare_cached("INSERT INTO message_content (rid, data, custom) VALUES (?1, ?2, ?3)")
         .map_err(sql)?
-        .execute(params![rid, data])
+        .execute(params![rid, data, meta_data])
         .map_err(sql)?;
     tx.prepare_cached("UPDATE users SET storage_used = storage_used + ?1 WHERE id = ?2")
         .map_err(sql)?
@@ -339,6 +340,7 @@ impl MessageStore for SqliteStore {
             thread,
             keywords,
             journal,
+            meta_data,
         } = message;
         // Encoded before the job is queued, so the writer thread (which every write of the
         // database waits for) only runs SQL; large ones off the reactor.
@@ -360,7 +362,7 @@ impl MessageStore for SqliteStore {
                 meta.thread = Some(resolve_in(tx, meta.user, &t.subject, &t.references)?);
             }
             put_blobs_in(tx, &blobs)?;
-            insert_allocated_in(tx, &meta, &data, &keywords, journal)?;
+            insert_allocated_in(tx, &meta, &data, meta_data.as_deref(), &keywords, journal)?;
             Ok(meta)
         })
         .await
@@ -666,6 +668,7 @@ impl MessageStore for SqliteStore {
         let target_id = target.id;
         let target_user = target.user;
         let junk = target.special_use == Some(SpecialUse::Junk);
+        let rdate = target.expiry_from(Timestamp::now());
         self.write(move |tx| {
             let found = find_meta_in(tx, source, &by_uids(&uids))?;
             if found.is_empty() {
@@ -680,14 +683,14 @@ impl MessageStore for SqliteStore {
                      hdate, flags, seen, deleted, flagged, draft, size, msgid, subject, ha, junk, \
                      magic, rdate, blobs) \
                      SELECT ?1, root, user, ?2, ?3, ?4, thread, idate, hdate, flags, seen, deleted, \
-                     flagged, draft, size, msgid, subject, ha, ?5, magic, rdate, blobs \
+                     flagged, draft, size, msgid, subject, ha, ?5, magic, ?7, blobs \
                      FROM messages WHERE rid = ?6",
                 )
                 .map_err(sql)?;
             let mut copy_content = tx
                 .prepare_cached(
-                    "INSERT INTO message_content (rid, data) \
-                     SELECT ?1, data FROM message_content WHERE rid = ?2",
+                    "INSERT INTO message_content (rid, data, custom) \
+                     SELECT ?1, data, custom FROM message_content WHERE rid = ?2",
                 )
                 .map_err(sql)?;
             let mut pairs = Vec::with_capacity(found.len());
@@ -702,7 +705,8 @@ impl MessageStore for SqliteStore {
                         i64::from(uid.0),
                         i(modseq.0),
                         junk,
-                        rid
+                        rid,
+                        rdate.map(|t| t.0)
                     ])
                     .map_err(sql)?;
                 copy_content
@@ -720,6 +724,7 @@ impl MessageStore for SqliteStore {
                     uid,
                     modseq,
                     junk,
+                    rdate,
                     ..src
                 });
             }
@@ -735,12 +740,14 @@ impl MessageStore for SqliteStore {
         let messages = messages.to_vec();
         self.write(move |tx| {
             let mut content = tx
-                .prepare_cached("INSERT INTO message_content (rid, data) VALUES (?1, ?2)")
+                .prepare_cached(
+                    "INSERT INTO message_content (rid, data, custom) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(sql)?;
             for m in &messages {
                 let rid = insert_row(tx, &m.meta)?;
                 content
-                    .execute(params![rid, codec::encode(&m.content)])
+                    .execute(params![rid, codec::encode(&m.content), m.meta_data])
                     .map_err(sql)?;
             }
             Ok(())
@@ -774,6 +781,82 @@ impl MessageStore for SqliteStore {
                     Ok((meta, codec::decode(&data)?))
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn update_fields(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        update: &FieldUpdate,
+    ) -> Result<u64> {
+        let uids = uids.clone();
+        let update = update.clone();
+        self.write(move |tx| {
+            let rids = select(tx, "m.rid, m.uid", 1, mailbox, &by_uids(&uids), |r| {
+                r.get::<_, i64>(0)
+            })?;
+            if let Some(expires) = update.expires {
+                let mut stmt = tx
+                    .prepare_cached("UPDATE messages SET rdate = ?1 WHERE rid = ?2")
+                    .map_err(sql)?;
+                for rid in &rids {
+                    stmt.execute(params![expires.map(|t| t.0), rid])
+                        .map_err(sql)?;
+                }
+            }
+            if let Some(custom) = &update.meta_data {
+                let mut stmt = tx
+                    .prepare_cached("UPDATE message_content SET custom = ?1 WHERE rid = ?2")
+                    .map_err(sql)?;
+                for rid in &rids {
+                    stmt.execute(params![custom, rid]).map_err(sql)?;
+                }
+            }
+            Ok(rids.len() as u64)
+        })
+        .await
+    }
+
+    async fn meta_data(&self, mailbox: MailboxId, uids: &UidSet) -> Result<Vec<(Uid, String)>> {
+        let uids = uids.clone();
+        self.read(move |tx| {
+            let rows = select(
+                tx,
+                "m.uid, (SELECT c.custom FROM message_content c WHERE c.rid = m.rid)",
+                0,
+                mailbox,
+                &by_uids(&uids),
+                |r| {
+                    Ok((
+                        Uid(u32::try_from(r.get::<_, i64>(0)?).unwrap_or(0)),
+                        r.get::<_, Option<String>>(1)?,
+                    ))
+                },
+            )?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(uid, c)| Some((uid, c.filter(|c| !c.is_empty())?)))
+                .collect())
+        })
+        .await
+    }
+
+    async fn find_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<MessageMeta>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |tx| {
+            // `rdate IS NOT NULL` lets the partial index `messages_expiry` serve the range.
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {META} FROM messages m WHERE m.rdate IS NOT NULL AND m.rdate <= ?1 \
+                     ORDER BY m.rdate LIMIT ?2"
+                ))
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map(params![now.0, limit], |r| meta_from(r).map(|(_, m)| m))
+                .map_err(sql)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
         })
         .await
     }

@@ -6,7 +6,7 @@ use super::{get_meta, set_meta, sql};
 use crate::{Error, ErrorKind, Result};
 
 /// The schema version this binary writes. Files with a higher version are refused.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Migrations in order: `(version reached, statements)`. Each runs in one transaction together
 /// with the version bump, and uses `IF NOT EXISTS`, so re-running one after a crash is harmless.
@@ -17,7 +17,17 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, V4_TASKS_DELETED_USERS),
     (5, V5_ARCHIVED),
     (6, V6_FORWARDED_REGISTER),
+    (7, V7_META_DATA_EXPIRY),
 ];
+
+/// The API's custom metadata of a message (WildDuck `meta.custom`, JSON text) next to its
+/// content, where metadata reads never load it, and kept by the archive; the collector's index
+/// of messages with an expiry.
+const V7_META_DATA_EXPIRY: &str = r#"
+ALTER TABLE message_content ADD COLUMN custom TEXT;
+ALTER TABLE archived ADD COLUMN custom TEXT;
+CREATE INDEX IF NOT EXISTS messages_expiry ON messages (rdate) WHERE rdate IS NOT NULL;
+"#;
 
 /// Forwarded addresses and the correspondents register (WildDuck's forwarded-only `addresses`
 /// fields and `addressregister`). `forwarding` is the JSON object of the forwarded-only fields,
