@@ -437,6 +437,11 @@ const UPLOAD: &[Param] = &[
         ]),
         "Attachments",
     ),
+    opt(
+        "metaData",
+        Kind::Json,
+        "Custom metadata (an object or its JSON text, at most 1 MiB)",
+    ),
 ];
 
 const MESSAGE_CHANGES: &[Param] = &[
@@ -445,6 +450,16 @@ const MESSAGE_CHANGES: &[Param] = &[
     opt("flagged", Kind::Bool, "Set or clear \\Flagged"),
     opt("deleted", Kind::Bool, "Set or clear \\Deleted"),
     opt("draft", Kind::Bool, "Set or clear \\Draft"),
+    opt(
+        "expires",
+        Kind::Date,
+        "Delete the message at this time (ISO date or milliseconds), or `false` for never",
+    ),
+    opt(
+        "metaData",
+        Kind::Json,
+        "Custom metadata (an object or its JSON text, at most 1 MiB)",
+    ),
 ];
 
 /// The operations whose handlers ignore fields they do not know (WildDuck's `allowUnknown` on
@@ -1116,7 +1131,11 @@ pub const ROUTES: &[Route] = &[
         "List messages (paginated)",
         &[
             USER_MAILBOX,
-            &[ORDER, opt("unseen", Kind::Bool, "Only unseen messages")],
+            &[
+                ORDER,
+                opt("unseen", Kind::Bool, "Only unseen messages"),
+                opt("metaData", Kind::Bool, "Include each message's metaData"),
+            ],
             PAGING,
         ],
     ),

@@ -93,7 +93,7 @@ fn read_targets(p: &Params, v: &mut Validator<'_>) -> Option<Vec<String>> {
 }
 
 /// `metaData` / `internalData`: an object or the JSON text of one; stored as JSON text.
-fn read_meta(p: &Params, v: &mut Validator<'_>, field: &'static str) -> Option<String> {
+pub(crate) fn read_meta(p: &Params, v: &mut Validator<'_>, field: &'static str) -> Option<String> {
     v.accept(&[field]);
     let raw = p.map.get(field)?;
     let text = match raw {

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
+use wildduck_core::ErrorKind;
 use wildduck_core::message::envelope::EnvelopeAddress;
 use wildduck_core::message::maildata::{AttachmentInfo, decode_words};
 use wildduck_core::message::tree::{BodyContent, MimeNode, NodeBody};
@@ -14,7 +15,7 @@ use wildduck_core::model::{
 };
 use wildduck_core::service::listing::{PageCursor, PageSpec};
 use wildduck_core::service::messages::{AppendRequest, FetchedMessage};
-use wildduck_core::{ErrorKind, store::MessageFilter};
+use wildduck_core::store::{FieldUpdate, MessageFilter};
 
 use super::{iso_date, ok};
 use crate::ApiState;
@@ -214,6 +215,14 @@ pub(crate) fn list_item(f: &FetchedMessage) -> Value {
     Value::Object(o)
 }
 
+/// A message's `metaData` as WildDuck's `formatMetaData` shows it: the stored object, `{}`
+/// when there is none.
+fn meta_data_json(meta: &[(Uid, String)], uid: Uid) -> Value {
+    meta.iter()
+        .find(|(u, _)| *u == uid)
+        .map_or_else(|| json!({}), |(_, text)| super::forwarded::meta_json(text))
+}
+
 /// `GET /users/:user/mailboxes/:mailbox/messages` (`limit`, `next`, `previous`, `page`,
 /// `order` asc|desc (default desc: newest first), `unseen`).
 pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
@@ -227,6 +236,7 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
         v.reject("order", "\"order\" must be one of [asc, desc]");
     }
     let unseen_only = v.opt_bool("unseen").unwrap_or(false);
+    let with_meta = v.opt_bool("metaData").unwrap_or(false);
     let page = PageRequest::read(&mut v);
     v.finish(false)?;
     let mb = resolve(&state, user, mb).await?;
@@ -274,12 +284,25 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
             .await
             .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?
     };
+    let meta: Vec<(Uid, String)> = if with_meta && !set.is_empty() {
+        s.message_meta_data(user, &mb, &set)
+            .await
+            .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?
+    } else {
+        Vec::new()
+    };
     // A message expunged between the two reads is left out, as if it had gone before.
     let results: Vec<Value> = window
         .uids
         .iter()
         .filter_map(|u| loaded.iter().find(|f| f.meta.uid == *u))
-        .map(list_item)
+        .map(|f| {
+            let mut item = list_item(f);
+            if with_meta && let Some(o) = item.as_object_mut() {
+                o.insert("metaData".into(), meta_data_json(&meta, f.meta.uid));
+            }
+            item
+        })
         .collect();
     let cut = page_fields(
         if unseen_only { unseen } else { total },
@@ -353,7 +376,12 @@ pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
         })
         .collect();
     o.insert("attachments".into(), Value::Array(atts));
-    o.insert("metaData".into(), json!({}));
+    let meta = state
+        .services
+        .message_meta_data(user, &mb, &UidSet::range(f.meta.uid.0, f.meta.uid.0))
+        .await
+        .map_err(|e| ApiError::from_core(e, MESSAGE_NF))?;
+    o.insert("metaData".into(), meta_data_json(&meta, f.meta.uid));
     if mark && !f.meta.flags.contains(&Flag::Seen) {
         let seen: Flags = [Flag::Seen].into_iter().collect();
         state
@@ -445,9 +473,46 @@ pub(crate) fn parse_uid_selector(s: &str) -> Option<UidSet> {
     Some(set)
 }
 
+/// `expires`: a date (ISO text or milliseconds) sets the expiry, `false` turns it off.
+fn read_expires(p: &Params, v: &mut Validator<'_>) -> Option<Option<Timestamp>> {
+    v.accept(&["expires"]);
+    let bad = |v: &mut Validator<'_>| {
+        v.reject("expires", "\"expires\" must be a valid date or false");
+    };
+    match p.map.get("expires")? {
+        Value::Null => None,
+        Value::Bool(false) => Some(None),
+        Value::Number(n) => match n.as_i64() {
+            Some(ms) => Some(Some(Timestamp(ms))),
+            None => {
+                bad(v);
+                None
+            }
+        },
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => {
+            let s = s.trim();
+            if ["false", "no", "n", "off"].contains(&s.to_ascii_lowercase().as_str()) {
+                return Some(None);
+            }
+            match parse_iso(s).or_else(|| s.parse::<i64>().ok().map(Timestamp)) {
+                Some(t) => Some(Some(t)),
+                None => {
+                    bad(v);
+                    None
+                }
+            }
+        }
+        _ => {
+            bad(v);
+            None
+        }
+    }
+}
+
 /// `PUT …/messages/:message` and `PUT …/messages` (`message` in the body): `seen`,
-/// `flagged`, `deleted`, `draft` and `moveTo` for one message or a UID selector (`1,2,3`,
-/// `3:15`, `3:*`).
+/// `flagged`, `deleted`, `draft`, `expires`, `metaData` and `moveTo` for one message or a UID
+/// selector (`1,2,3`, `3:15`, `3:*`).
 pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let (user, mb, _) = target(&mut v, false);
@@ -469,11 +534,10 @@ pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
     let flagged = v.opt_bool("flagged");
     let deleted = v.opt_bool("deleted");
     let draft = v.opt_bool("draft");
-    for f in ["expires", "metaData", "markHam"] {
-        if p.map.contains_key(f) {
-            v.reject(f, &format!("\"{f}\" is not supported yet"));
-        }
-    }
+    let fields = FieldUpdate {
+        expires: read_expires(&p, &mut v),
+        meta_data: super::forwarded::read_meta(&p, &mut v, "metaData"),
+    };
     v.finish(true)?;
     let mb = resolve(&state, user, mb).await?;
     let s = &state.services;
@@ -521,6 +585,15 @@ pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
             .await
             .map_err(|e| ApiError::from_core(e, MESSAGE_NF))?;
         updated = updated.max(r.changed.len());
+    }
+    if fields != FieldUpdate::default() {
+        // Before a move, so the copies carry the new metadata (the expiry of a moved message
+        // comes from its new mailbox's retention, as in WildDuck).
+        let n = s
+            .update_message_fields(user, &mb, &set, &fields)
+            .await
+            .map_err(|e| ApiError::from_core(e, MESSAGE_NF))?;
+        updated = updated.max(usize::try_from(n).unwrap_or(usize::MAX));
     }
     if let Some(target) = move_to {
         let moved = s
@@ -579,7 +652,8 @@ pub async fn upload(State(state): State<ApiState>, p: Params) -> ApiResult {
             None
         }
     });
-    for f in ["files", "reference", "replacePrevious", "bimi", "metaData"] {
+    let meta_data = super::forwarded::read_meta(&p, &mut v, "metaData");
+    for f in ["files", "reference", "replacePrevious", "bimi"] {
         if p.map.contains_key(f) {
             v.reject(f, &format!("\"{f}\" is not supported yet"));
         }
@@ -621,7 +695,7 @@ pub async fn upload(State(state): State<ApiState>, p: Params) -> ApiResult {
     let raw = raw.unwrap_or_default();
     let appended = state
         .services
-        .append(
+        .append_with_meta_data(
             user,
             mb.id,
             AppendRequest {
@@ -630,6 +704,7 @@ pub async fn upload(State(state): State<ApiState>, p: Params) -> ApiResult {
                 idate,
                 session: None,
             },
+            meta_data,
         )
         .await
         .map_err(|e| match e.kind() {

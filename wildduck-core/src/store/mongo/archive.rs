@@ -118,8 +118,9 @@ impl ArchiveStore for MongoArchive {
                 .map_err(backend)?;
             let mut entries = Vec::with_capacity(docs.len());
             for mut d in docs {
-                // A message COPY'd elsewhere is not archived (WildDuck's `copied`).
-                if get_bool(&d, "copied") {
+                // A message COPY'd elsewhere is not archived (WildDuck's `copied`), nor one of a
+                // user a WildDuck instance deleted (`userDeleted`, expired by the collector).
+                if get_bool(&d, "copied") || get_bool(&d, "userDeleted") {
                     continue;
                 }
                 let Ok(id) = d.get_object_id("_id") else {
