@@ -1,6 +1,7 @@
 //! Across protocols on one set of services (SQLite): a message uploaded through the HTTP API —
 //! raw and built from structured fields — is fetched byte-exact over IMAP, and a message
-//! appended over IMAP is served byte-exact by the API's `message.eml`.
+//! appended over IMAP is served byte-exact by the API's `message.eml`; an expiry set through the
+//! API ends in an EXPUNGE the IMAP session sees; a mailbox created hidden stays out of IMAP.
 
 use std::time::Duration;
 
@@ -113,9 +114,12 @@ async fn api_upload_is_fetched_over_imap_and_imap_append_over_the_api() {
     let store = wildduck_core::store::sqlite::SqliteStore::open(dir.path().join("mail.db"))
         .await
         .expect("sqlite");
+    // A notifier, so the IMAP session learns of the API's changes as in the daemon.
+    let notifier: std::sync::Arc<dyn wildduck_core::bus::Notifier> =
+        std::sync::Arc::new(wildduck_core::bus::local::LocalNotifier::new());
     let services = Services::new(
         store.backend(),
-        None,
+        Some(notifier),
         ServiceConfig {
             bcrypt_cost: 4,
             ..Default::default()
@@ -137,9 +141,9 @@ async fn api_upload_is_fetched_over_imap_and_imap_append_over_the_api() {
         .expect("bind");
     let imap_addr = listener.local_addr().expect("addr");
     let shutdown = Shutdown::new();
-    tokio::spawn(
-        ImapServer::new(services.clone(), ImapConfig::default()).serve(listener, shutdown.signal()),
-    );
+    let imap_server = ImapServer::new(services.clone(), ImapConfig::default());
+    assert!(imap_server.start_notifications());
+    tokio::spawn(imap_server.serve(listener, shutdown.signal()));
     // API server.
     let app = wildduck_api::router(wildduck_api::ApiState::new(
         services.clone(),
@@ -260,6 +264,52 @@ async fn api_upload_is_fetched_over_imap_and_imap_append_over_the_api() {
         .await
         .expect("json");
     assert_eq!(m["subject"], "via imap");
+
+    // 4. An expiry set through the API: the collector deletes the message and the selected
+    //    IMAP session is told (it is message 1).
+    let r: Value = client
+        .put(format!("{messages}/{uid1}"))
+        .json(&json!({"expires": "2000-01-01T00:00:00.000Z"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["updated"], 1, "{r}");
+    let c = services
+        .collect_expired(wildduck_core::model::Timestamp::now())
+        .await
+        .expect("collect");
+    assert_eq!(c.expired, 1);
+    let (data, st) = imap.cmd("NOOP").await;
+    assert!(st.contains("OK"), "{st}");
+    assert!(
+        String::from_utf8_lossy(&data).contains("* 1 EXPUNGE"),
+        "{}",
+        String::from_utf8_lossy(&data)
+    );
+
+    // 5. A mailbox created hidden through the API is neither listed nor opened over IMAP.
+    let r: Value = client
+        .post(format!("{base}/users/{}/mailboxes", user.id))
+        .json(&json!({"path": "Secret", "hidden": true, "retention": 86400000}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["success"], true, "{r}");
+    let (data, st) = imap.cmd("LIST \"\" \"*\"").await;
+    assert!(st.contains("OK"), "{st}");
+    let listed = String::from_utf8_lossy(&data);
+    assert!(
+        listed.contains("INBOX") && !listed.contains("Secret"),
+        "{listed}"
+    );
+    let (_, st) = imap.cmd("SELECT Secret").await;
+    assert!(st.contains("NO"), "{st}");
     imap.cmd("LOGOUT").await;
     shutdown.trigger();
 }

@@ -475,6 +475,12 @@ pub const OPEN: &[&str] = &[
 
 const NOT_SUPPORTED_FALSE: &str = "Only `false` is taken (not supported yet)";
 
+const HIDDEN_DOC: &str = "Hidden from IMAP (not listed, cannot be opened) and from the listing \
+     without `showHidden`";
+
+const ENCRYPT_DOC: &str = "WildDuck's `encryptMessages` flag (stored and shown; this port does \
+     not encrypt messages)";
+
 /// Every route [`crate::router`] mounts.
 pub const ROUTES: &[Route] = &[
     (
@@ -1077,9 +1083,14 @@ pub const ROUTES: &[Route] = &[
             USER,
             &[
                 req("path", MAILBOX_PATH, "Path, `/` separated"),
-                opt("hidden", Kind::Only(false), NOT_SUPPORTED_FALSE),
-                opt("retention", COUNT, "Only 0 is taken (not supported yet)"),
-                opt("encryptMessages", Kind::Only(false), NOT_SUPPORTED_FALSE),
+                opt("hidden", Kind::Bool, HIDDEN_DOC),
+                opt(
+                    "retention",
+                    COUNT,
+                    "Milliseconds after which a message added here expires (0: never; \
+                     default: the user's retention)",
+                ),
+                opt("encryptMessages", Kind::Bool, ENCRYPT_DOC),
             ],
         ],
     ),
@@ -1106,12 +1117,19 @@ pub const ROUTES: &[Route] = &[
         "/users/{user}/mailboxes/{mailbox}",
         "Mailboxes",
         "updateMailbox",
-        "Rename or (un)subscribe a mailbox",
+        "Rename a mailbox or change its settings",
         &[
             USER_MAILBOX,
             &[
                 opt("path", MAILBOX_PATH, "New path (rename)"),
                 opt("subscribed", Kind::Bool, "Subscribe or unsubscribe"),
+                opt(
+                    "retention",
+                    COUNT,
+                    "Retention in ms for messages added from now on (0: never expire)",
+                ),
+                opt("hidden", Kind::Bool, HIDDEN_DOC),
+                opt("encryptMessages", Kind::Bool, ENCRYPT_DOC),
             ],
         ],
     ),

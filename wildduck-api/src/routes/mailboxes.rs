@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use wildduck_core::ErrorKind;
 use wildduck_core::model::{Mailbox, MailboxId, UserId};
+use wildduck_core::store::MailboxSettings;
 
 use super::ok;
 use crate::ApiState;
@@ -94,7 +95,8 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
     Ok(ok(json!({ "success": true, "results": results })))
 }
 
-/// `POST /users/:user/mailboxes` (`path`) → `{"success": true, "id"}`.
+/// `POST /users/:user/mailboxes` (`path`, `hidden`, `retention`, `encryptMessages`) →
+/// `{"success": true, "id"}`.
 pub async fn create(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let user = v.object_id("user");
@@ -107,21 +109,18 @@ pub async fn create(State(state): State<ApiState>, p: Params) -> ApiResult {
             "\"path\" with value fails to match the inverted pattern",
         );
     }
-    let hidden = v.opt_bool("hidden").unwrap_or(false);
-    let retention = v.opt_u64("retention").unwrap_or(0);
-    let encrypt = v.opt_bool("encryptMessages").unwrap_or(false);
-    if hidden || retention > 0 || encrypt {
-        // The core creates mailboxes with WildDuck's defaults only so far.
-        v.reject(
-            "path",
-            "\"hidden\", \"retention\" and \"encryptMessages\" are not supported yet",
-        );
-    }
+    let settings = MailboxSettings {
+        subscribed: None,
+        hidden: v.opt_bool("hidden"),
+        // WildDuck: a retention of 0 (or none) takes the user's.
+        retention: v.opt_u64("retention").filter(|r| *r > 0),
+        encrypt_messages: v.opt_bool("encryptMessages"),
+    };
     v.finish(true)?;
     let user = load_user(&state, UserId(user.unwrap_or_default())).await?;
     let mb = state
         .services
-        .create_mailbox(user.id, &path.unwrap_or_default())
+        .create_mailbox_with(user.id, &path.unwrap_or_default(), settings)
         .await
         .map_err(map_mailbox_err)?;
     Ok(ok(json!({ "success": true, "id": mb.id.to_string() })))
@@ -206,7 +205,8 @@ pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
     Ok(ok(body))
 }
 
-/// `PUT /users/:user/mailboxes/:mailbox` (`path` renames, `subscribed`).
+/// `PUT /users/:user/mailboxes/:mailbox` (`path` renames; `subscribed`, `retention`, `hidden`,
+/// `encryptMessages`).
 pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let user = v.object_id("user");
@@ -220,12 +220,12 @@ pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
             "\"path\" with value fails to match the inverted pattern",
         );
     }
-    let subscribed = v.opt_bool("subscribed");
-    for f in ["retention", "hidden", "encryptMessages"] {
-        if p.map.contains_key(f) {
-            v.reject(f, &format!("\"{f}\" is not supported yet"));
-        }
-    }
+    let settings = MailboxSettings {
+        subscribed: v.opt_bool("subscribed"),
+        retention: v.opt_u64("retention"),
+        hidden: v.opt_bool("hidden"),
+        encrypt_messages: v.opt_bool("encryptMessages"),
+    };
     v.finish(true)?;
     let user = load_user(&state, UserId(user.unwrap_or_default())).await?;
     let id = MailboxId(mailbox.unwrap_or_default());
@@ -241,8 +241,8 @@ pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
             .await
             .map_err(map_mailbox_err)?;
     }
-    if let Some(sub) = subscribed {
-        s.subscribe_mailbox(user.id, id, sub)
+    if settings != MailboxSettings::default() {
+        s.update_mailbox_settings(user.id, id, &settings)
             .await
             .map_err(map_mailbox_err)?;
     }

@@ -4,7 +4,7 @@ use super::{Services, already_exists};
 use crate::model::{
     JournalCommand, JournalEntry, Mailbox, MailboxId, MailboxStatus, ModSeq, Timestamp, Uid, UserId,
 };
-use crate::store::BlobRef;
+use crate::store::{BlobRef, MailboxSettings};
 use crate::{Error, Result};
 
 /// Hierarchy delimiter.
@@ -85,6 +85,18 @@ impl Services {
     /// Creates a mailbox (subscribed, `uidValidity` = now in seconds). Existing path →
     /// `AlreadyExists`; bad path → `Invalid`; the 1500-mailbox limit → `Invalid`.
     pub async fn create_mailbox(&self, user: UserId, path: &str) -> Result<Mailbox> {
+        self.create_mailbox_with(user, path, MailboxSettings::default())
+            .await
+    }
+
+    /// [`Services::create_mailbox`] with the API's settings: `retention` (default: the user's),
+    /// `hidden`, `encrypt_messages`; `subscribed` defaults to true.
+    pub async fn create_mailbox_with(
+        &self,
+        user: UserId,
+        path: &str,
+        settings: MailboxSettings,
+    ) -> Result<Mailbox> {
         let path = normalize_path(path)?;
         let u = self.get_user(user).await?;
         let count = self.backend.mailboxes.count_mailboxes(user).await?;
@@ -100,11 +112,11 @@ impl Services {
             uid_validity: u32::try_from(now.secs()).unwrap_or(u32::MAX),
             uid_next: Uid(1),
             modify_index: ModSeq(1),
-            subscribed: true,
+            subscribed: settings.subscribed.unwrap_or(true),
             flags: Vec::new(),
-            retention: u.retention,
-            hidden: false,
-            encrypt_messages: false,
+            retention: settings.retention.unwrap_or(u.retention),
+            hidden: settings.hidden.unwrap_or(false),
+            encrypt_messages: settings.encrypt_messages.unwrap_or(false),
         };
         self.backend
             .mailboxes
@@ -124,8 +136,10 @@ impl Services {
     ) -> Result<Mailbox> {
         let new_path = normalize_path(new_path)?;
         let mb = self.get_mailbox(user, id).await?;
-        if mb.path == "INBOX" {
-            return Err(Error::invalid("INBOX cannot be renamed"));
+        if mb.path == "INBOX" || mb.hidden {
+            return Err(Error::invalid(
+                "INBOX and hidden mailboxes cannot be renamed",
+            ));
         }
         if new_path == "INBOX" {
             return Err(already_exists("INBOX exists"));
@@ -143,9 +157,9 @@ impl Services {
     /// Deletes a mailbox with its messages. INBOX and special-use mailboxes cannot be deleted.
     pub async fn delete_mailbox(&self, user: UserId, id: MailboxId) -> Result<()> {
         let mb = self.get_mailbox(user, id).await?;
-        if mb.path == "INBOX" || mb.special_use.is_some() {
+        if mb.path == "INBOX" || mb.special_use.is_some() || mb.hidden {
             return Err(Error::invalid(
-                "INBOX and special-use mailboxes cannot be deleted",
+                "INBOX, special-use and hidden mailboxes cannot be deleted",
             ));
         }
         if !self.backend.mailboxes.delete_mailbox(user, id).await? {
@@ -153,6 +167,26 @@ impl Services {
         }
         self.purge_mailbox_messages(&mb).await?;
         self.journal_mailbox(&mb, JournalCommand::Delete).await;
+        Ok(())
+    }
+
+    /// Changes a mailbox's settings (the API's mailbox update of fields other than `path`).
+    /// A new retention applies to messages added from now on, as in WildDuck. `NotFound` when
+    /// the mailbox is not `user`'s.
+    pub async fn update_mailbox_settings(
+        &self,
+        user: UserId,
+        id: MailboxId,
+        settings: &MailboxSettings,
+    ) -> Result<()> {
+        if !self
+            .backend
+            .mailboxes
+            .update_settings(user, id, settings)
+            .await?
+        {
+            return Err(Error::not_found("no such mailbox"));
+        }
         Ok(())
     }
 

@@ -284,6 +284,13 @@ pub trait MailboxStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<Mailbox>>;
     /// Sets the subscription flag. `false` when absent.
     async fn set_subscribed(&self, user: UserId, id: MailboxId, subscribed: bool) -> Result<bool>;
+    /// Changes the settings given in `settings` (one write). `false` when absent.
+    async fn update_settings(
+        &self,
+        user: UserId,
+        id: MailboxId,
+        settings: &MailboxSettings,
+    ) -> Result<bool>;
     /// Deletes a mailbox document. `false` when absent.
     async fn delete_mailbox(&self, user: UserId, id: MailboxId) -> Result<bool>;
     /// Deletes all of a user's mailboxes; returns how many.
@@ -294,6 +301,21 @@ pub trait MailboxStore: Send + Sync + std::fmt::Debug {
     async fn allocate(&self, mailbox: MailboxId, count: u32) -> Result<Option<(Uid, ModSeq)>>;
     /// Adds keywords to the mailbox's known-keyword list (no duplicates).
     async fn add_keywords(&self, mailbox: MailboxId, keywords: &[String]) -> Result<()>;
+}
+
+/// A mailbox's settings as the API changes them (WildDuck's mailbox `update` of fields other than
+/// `path`). `None` leaves a setting as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailboxSettings {
+    /// Subscribed (LSUB).
+    pub subscribed: Option<bool>,
+    /// Retention in ms for messages added from now on (0 = never expire); messages already
+    /// there keep their expiry, as in WildDuck.
+    pub retention: Option<u64>,
+    /// Hidden from IMAP LIST/LSUB and from the API's listing without `showHidden`.
+    pub hidden: Option<bool>,
+    /// WildDuck's `encryptMessages` flag (stored and shown; this port does not encrypt).
+    pub encrypt_messages: Option<bool>,
 }
 
 /// Which messages of one mailbox a query concerns.

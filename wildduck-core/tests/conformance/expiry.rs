@@ -2,14 +2,15 @@
 //! changed by an update, kept by copy, move, archive and restore; refused when it is not a JSON
 //! object; `expires` set and turned off; copy and move taking the expiry from the target's
 //! retention; and the collector deleting exactly the expired messages into the archive, with
-//! quota and journal settled.
+//! quota and journal settled; mailbox settings (retention, hidden, encryptMessages) on create and
+//! update.
 
 use wildduck_core::ErrorKind;
 use wildduck_core::model::{JournalCommand, Mailbox, MessageMeta, Timestamp, Uid, UidSet, UserId};
 use wildduck_core::service::Services;
 use wildduck_core::service::messages::{AppendRequest, MAX_META_DATA};
 use wildduck_core::service::users::{JUNK_RETENTION_MS, NewUser};
-use wildduck_core::store::FieldUpdate;
+use wildduck_core::store::{FieldUpdate, MailboxSettings};
 
 use super::messages::mail;
 
@@ -18,6 +19,7 @@ pub async fn run_all(s: &Services) {
     meta_data(s).await;
     expiry_and_retention(s).await;
     collector(s).await;
+    mailbox_settings(s).await;
 }
 
 async fn user(s: &Services, name: &str) -> (UserId, Mailbox) {
@@ -378,4 +380,104 @@ async fn collector(s: &Services) {
             .len(),
         2
     );
+}
+
+async fn mailbox_settings(s: &Services) {
+    let (u, _) = user(s, "expiry.settings").await;
+    let plain = s.create_mailbox(u, "Plain").await.expect("plain");
+    assert_eq!(
+        (
+            plain.retention,
+            plain.hidden,
+            plain.encrypt_messages,
+            plain.subscribed
+        ),
+        (0, false, false, true),
+        "defaults: the user's retention (none)"
+    );
+    let kept = s
+        .create_mailbox_with(
+            u,
+            "Kept",
+            MailboxSettings {
+                retention: Some(1000),
+                hidden: Some(true),
+                encrypt_messages: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create");
+    let read = s.get_mailbox(u, kept.id).await.expect("read");
+    assert_eq!(
+        (
+            read.retention,
+            read.hidden,
+            read.encrypt_messages,
+            read.subscribed
+        ),
+        (1000, true, true, true)
+    );
+    // Hidden: not renamed, not deleted (WildDuck's DisallowedMailboxMethod).
+    for e in [
+        s.rename_mailbox(u, kept.id, "Moved")
+            .await
+            .expect_err("rename hidden"),
+        s.delete_mailbox(u, kept.id)
+            .await
+            .expect_err("delete hidden"),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::Invalid);
+    }
+
+    // One update of several settings; the others stay.
+    s.update_mailbox_settings(
+        u,
+        kept.id,
+        &MailboxSettings {
+            retention: Some(3_600_000),
+            hidden: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("update");
+    let read = s.get_mailbox(u, kept.id).await.expect("read");
+    assert_eq!(
+        (
+            read.retention,
+            read.hidden,
+            read.encrypt_messages,
+            read.subscribed
+        ),
+        (3_600_000, false, true, true)
+    );
+    let before = Timestamp::now();
+    let uid = append(s, u, &read, "retained", None).await;
+    let rdate = meta_at(s, u, &read, uid).await.rdate.expect("expiry");
+    assert!(rdate.0 >= before.0 + 3_600_000 && rdate.0 <= Timestamp::now().0 + 3_600_000);
+    // A new retention applies to new messages only.
+    s.update_mailbox_settings(
+        u,
+        kept.id,
+        &MailboxSettings {
+            retention: Some(0),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("no retention");
+    assert_eq!(meta_at(s, u, &read, uid).await.rdate, Some(rdate));
+    let uid2 = append(s, u, &read, "kept forever", None).await;
+    assert_eq!(meta_at(s, u, &read, uid2).await.rdate, None);
+
+    let (other, _) = user(s, "expiry.settings.other").await;
+    let e = s
+        .update_mailbox_settings(other, kept.id, &MailboxSettings::default())
+        .await
+        .expect_err("foreign");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    s.rename_mailbox(u, kept.id, "Visible")
+        .await
+        .expect("a visible mailbox renames");
 }

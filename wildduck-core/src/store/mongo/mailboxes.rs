@@ -10,7 +10,7 @@ use super::{
     backend, get_bool, get_i64, get_oid, get_str, get_strings, get_u64, num, oid, strings, unum,
 };
 use crate::model::{Mailbox, MailboxId, ModSeq, SpecialUse, Uid, UserId};
-use crate::store::MailboxStore;
+use crate::store::{MailboxSettings, MailboxStore};
 use crate::{Error, ErrorKind, Result};
 
 /// `mailboxes` collection.
@@ -159,6 +159,37 @@ impl MailboxStore for MongoMailboxes {
                 doc! { "_id": oid(id.0), "user": oid(user.0) },
                 doc! { "$set": { "subscribed": subscribed } },
             )
+            .await
+            .map_err(backend)?;
+        Ok(r.matched_count > 0)
+    }
+
+    async fn update_settings(
+        &self,
+        user: UserId,
+        id: MailboxId,
+        settings: &MailboxSettings,
+    ) -> Result<bool> {
+        let mut set = Document::new();
+        if let Some(v) = settings.subscribed {
+            set.insert("subscribed", v);
+        }
+        if let Some(v) = settings.retention {
+            set.insert("retention", unum(v));
+        }
+        if let Some(v) = settings.hidden {
+            set.insert("hidden", v);
+        }
+        if let Some(v) = settings.encrypt_messages {
+            set.insert("encryptMessages", v);
+        }
+        let filter = doc! { "_id": oid(id.0), "user": oid(user.0) };
+        if set.is_empty() {
+            return Ok(self.coll.count_documents(filter).await.map_err(backend)? > 0);
+        }
+        let r = self
+            .coll
+            .update_one(filter, doc! { "$set": set })
             .await
             .map_err(backend)?;
         Ok(r.matched_count > 0)

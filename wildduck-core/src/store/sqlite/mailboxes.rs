@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{SqliteStore, i, id_at, idb, json_list, parse_list, sql, u_at};
 use crate::model::{Mailbox, MailboxId, ModSeq, SpecialUse, Uid, UserId};
-use crate::store::MailboxStore;
+use crate::store::{MailboxSettings, MailboxStore};
 use crate::{Error, ErrorKind, Result};
 
 pub(super) const MAILBOX_COLUMNS: &str = "id, user, path, special_use, uid_validity, uid_next, \
@@ -177,6 +177,37 @@ impl MailboxStore for SqliteStore {
                     "UPDATE mailboxes SET subscribed = ?1 WHERE id = ?2 AND user = ?3",
                     params![subscribed, idb(id.0), idb(user.0)],
                 )
+                .map_err(sql)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn update_settings(
+        &self,
+        user: UserId,
+        id: MailboxId,
+        settings: &MailboxSettings,
+    ) -> Result<bool> {
+        let st = *settings;
+        self.write(move |tx| {
+            // COALESCE keeps a setting that is not given: one statement for every combination.
+            let n = tx
+                .prepare_cached(
+                    "UPDATE mailboxes SET subscribed = COALESCE(?1, subscribed), \
+                     retention = COALESCE(?2, retention), hidden = COALESCE(?3, hidden), \
+                     encrypt_messages = COALESCE(?4, encrypt_messages) \
+                     WHERE id = ?5 AND user = ?6",
+                )
+                .map_err(sql)?
+                .execute(params![
+                    st.subscribed,
+                    st.retention.map(i),
+                    st.hidden,
+                    st.encrypt_messages,
+                    idb(id.0),
+                    idb(user.0)
+                ])
                 .map_err(sql)?;
             Ok(n > 0)
         })
