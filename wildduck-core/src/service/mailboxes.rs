@@ -4,7 +4,7 @@ use super::{Services, already_exists};
 use crate::model::{
     JournalCommand, JournalEntry, Mailbox, MailboxId, MailboxStatus, ModSeq, Timestamp, Uid, UserId,
 };
-use crate::store::{BlobRef, MailboxSettings};
+use crate::store::{BlobRef, MailboxSettings, MessageFilter};
 use crate::{Error, Result};
 
 /// Hierarchy delimiter.
@@ -154,7 +154,8 @@ impl Services {
         Ok(renamed)
     }
 
-    /// Deletes a mailbox with its messages. INBOX and special-use mailboxes cannot be deleted.
+    /// Deletes a mailbox with its messages, which go into the archive of deleted messages (see
+    /// [`super::archive`]). INBOX, special-use and hidden mailboxes cannot be deleted.
     pub async fn delete_mailbox(&self, user: UserId, id: MailboxId) -> Result<()> {
         let mb = self.get_mailbox(user, id).await?;
         if mb.path == "INBOX" || mb.special_use.is_some() || mb.hidden {
@@ -162,9 +163,22 @@ impl Services {
                 "INBOX, special-use and hidden mailboxes cannot be deleted",
             ));
         }
+        // WildDuck expires the messages of a deleted mailbox, and its GC moves them into the
+        // archive; here they go there at once, as an EXPUNGE of everything would (drafts not
+        // archived), so a deleted folder's mail stays restorable for the archive time.
+        self.with_mailbox_lock(mb.id, super::messages::EXPUNGE_LOCK_TTL, async {
+            let all = self
+                .backend
+                .messages
+                .find_meta(mb.id, &MessageFilter::default())
+                .await?;
+            self.remove_messages(user, mb.id, all, None, true).await
+        })
+        .await?;
         if !self.backend.mailboxes.delete_mailbox(user, id).await? {
             return Err(Error::not_found("no such mailbox"));
         }
+        // Whatever was appended meanwhile goes without an archive entry.
         self.purge_mailbox_messages(&mb).await?;
         self.journal_mailbox(&mb, JournalCommand::Delete).await;
         Ok(())

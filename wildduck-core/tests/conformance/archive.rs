@@ -64,6 +64,29 @@ pub async fn run_all(s: &Services) {
     archive_and_restore(s).await;
     range_restore_and_purge(s).await;
     restore_task(s).await;
+    deleted_mailbox(s).await;
+}
+
+/// Deleting a mailbox archives its messages (not drafts) and releases their quota; a restore
+/// puts them into INBOX, the mailbox being gone.
+async fn deleted_mailbox(s: &Services) {
+    let u = s.create_user(user("arch.folder")).await.expect("user");
+    let inbox = s.find_mailbox(u.id, "INBOX").await.expect("inbox");
+    let folder = s.create_mailbox(u.id, "Projects").await.expect("create");
+    let empty = storage(s, u.id).await;
+    let kept = append(s, u.id, folder.id, &mail("project", "", "p"), &[]).await;
+    append(s, u.id, folder.id, &mail("draft", "", "d"), &["\\Draft"]).await;
+    s.delete_mailbox(u.id, folder.id).await.expect("delete box");
+    assert_eq!(storage(s, u.id).await, empty, "quota released");
+    let archived = s.list_archived(u.id).await.expect("list");
+    assert_eq!(archived.len(), 1, "the draft is not archived");
+    assert_eq!(archived[0].meta.id, kept.id);
+    let r = s
+        .restore_archived(u.id, kept.id, None)
+        .await
+        .expect("restore");
+    assert_eq!(r.mailbox, inbox.id, "the mailbox is gone: INBOX");
+    assert!(s.list_archived(u.id).await.expect("list").is_empty());
 }
 
 /// The range restore as WildDuck's `restore` task through the task queue.
