@@ -357,8 +357,6 @@ const SEARCH: &[Param] = &[
     opt("searchable", Kind::Bool, "Skip Junk and Trash"),
     opt("datestart", Kind::Date, "Received at or after"),
     opt("dateend", Kind::Date, "Received before"),
-    opt("includeHeaders", Kind::Any, IGNORED),
-    opt("threadCounters", Kind::Any, IGNORED),
     opt(
         "or",
         Kind::Closed(OR_FIELDS),
@@ -474,6 +472,21 @@ pub const OPEN: &[&str] = &[
 ];
 
 const NOT_SUPPORTED_FALSE: &str = "Only `false` is taken (not supported yet)";
+
+/// What the message listing and search add on request.
+const LIST_EXTRAS: &[Param] = &[
+    opt(
+        "threadCounters",
+        Kind::Bool,
+        "Include `threadMessageCount`: the user's messages in each result's thread",
+    ),
+    opt(
+        "includeHeaders",
+        Kind::Str(1024),
+        "Comma separated header names: include `headers` with those present (WildDuck's \
+         parsedHeader shape)",
+    ),
+];
 
 const HIDDEN_DOC: &str = "Hidden from IMAP (not listed, cannot be opened) and from the listing \
      without `showHidden`";
@@ -674,7 +687,7 @@ pub const ROUTES: &[Route] = &[
         "Messages",
         "searchMessages",
         "Search messages across mailboxes (structured parameters or the q language)",
-        &[USER, SEARCH, &[ORDER], PAGING],
+        &[USER, SEARCH, &[ORDER], LIST_EXTRAS, PAGING],
     ),
     (
         HttpMethod::Post,
@@ -682,7 +695,15 @@ pub const ROUTES: &[Route] = &[
         "Messages",
         "searchApplyMessages",
         "Apply an action (move, seen, flagged) to every matching message",
-        &[USER, SEARCH, SEARCH_ACTION],
+        &[
+            USER,
+            SEARCH,
+            SEARCH_ACTION,
+            &[
+                opt("includeHeaders", Kind::Any, IGNORED),
+                opt("threadCounters", Kind::Any, IGNORED),
+            ],
+        ],
     ),
     (
         HttpMethod::Get,
@@ -1154,6 +1175,7 @@ pub const ROUTES: &[Route] = &[
                 opt("unseen", Kind::Bool, "Only unseen messages"),
                 opt("metaData", Kind::Bool, "Include each message's metaData"),
             ],
+            LIST_EXTRAS,
             PAGING,
         ],
     ),

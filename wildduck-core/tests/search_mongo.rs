@@ -95,6 +95,13 @@ impl MessageStore for DefaultSearch {
     async fn meta_data(&self, m: MailboxId, u: &UidSet) -> Result<Vec<(Uid, String)>> {
         self.0.meta_data(m, u).await
     }
+    async fn thread_counts(
+        &self,
+        u: UserId,
+        t: &[wildduck_core::model::ThreadId],
+    ) -> Result<Vec<(wildduck_core::model::ThreadId, u64)>> {
+        self.0.thread_counts(u, t).await
+    }
     async fn find_expired(
         &self,
         now: wildduck_core::model::Timestamp,

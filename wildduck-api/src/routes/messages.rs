@@ -8,10 +8,11 @@ use serde_json::{Map, Value, json};
 use wildduck_core::ErrorKind;
 use wildduck_core::message::envelope::EnvelopeAddress;
 use wildduck_core::message::maildata::{AttachmentInfo, decode_words};
+use wildduck_core::message::parsed_header::parsed_header;
 use wildduck_core::message::tree::{BodyContent, MimeNode, NodeBody};
 use wildduck_core::message::{StoredMessage, header as hdr};
 use wildduck_core::model::{
-    Flag, FlagOp, Flags, Mailbox, MailboxId, MessageMeta, Timestamp, Uid, UidSet, UserId,
+    Flag, FlagOp, Flags, Mailbox, MailboxId, MessageMeta, ThreadId, Timestamp, Uid, UidSet, UserId,
 };
 use wildduck_core::service::listing::{PageCursor, PageSpec};
 use wildduck_core::service::messages::{AppendRequest, FetchedMessage};
@@ -215,6 +216,75 @@ pub(crate) fn list_item(f: &FetchedMessage) -> Value {
     Value::Object(o)
 }
 
+/// What WildDuck's message listing and search add on request: `threadCounters` (each result
+/// gets `threadMessageCount`, the user's messages in its thread, all mailboxes) and
+/// `includeHeaders` (comma separated names: each result gets `headers` with those the message
+/// has, shaped as WildDuck's `parsedHeader`).
+#[derive(Debug, Default)]
+pub(crate) struct ListExtras {
+    thread_counters: bool,
+    headers: Vec<String>,
+}
+
+impl ListExtras {
+    pub(crate) fn read(v: &mut Validator<'_>) -> Self {
+        let thread_counters = v.opt_bool("threadCounters").unwrap_or(false);
+        let headers = v
+            .opt_str("includeHeaders", 1024)
+            .map(|s| {
+                s.split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            thread_counters,
+            headers,
+        }
+    }
+
+    /// Adds the requested fields to `items`, the [`list_item`]s of `loaded` in the same order.
+    /// Thread counters take one query for the whole page.
+    pub(crate) async fn apply(
+        &self,
+        state: &ApiState,
+        user: UserId,
+        loaded: &[&FetchedMessage],
+        items: &mut [Value],
+    ) -> ApiResult<()> {
+        let counts = if self.thread_counters {
+            let threads: Vec<ThreadId> = loaded.iter().filter_map(|f| f.meta.thread).collect();
+            state
+                .services
+                .thread_counts(user, &threads)
+                .await
+                .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?
+        } else {
+            Vec::new()
+        };
+        for (f, item) in loaded.iter().zip(items.iter_mut()) {
+            let Some(o) = item.as_object_mut() else {
+                continue;
+            };
+            if let Some((_, n)) = counts.iter().find(|(t, _)| Some(*t) == f.meta.thread) {
+                o.insert("threadMessageCount".into(), json!(n));
+            }
+            if !self.headers.is_empty() {
+                let mut parsed = parsed_header(&f.message.tree.header);
+                let mut headers = Map::new();
+                for h in &self.headers {
+                    if let Some(v) = parsed.remove(h) {
+                        headers.insert(h.clone(), v);
+                    }
+                }
+                o.insert("headers".into(), Value::Object(headers));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A message's `metaData` as WildDuck's `formatMetaData` shows it: the stored object, `{}`
 /// when there is none.
 fn meta_data_json(meta: &[(Uid, String)], uid: Uid) -> Value {
@@ -224,7 +294,8 @@ fn meta_data_json(meta: &[(Uid, String)], uid: Uid) -> Value {
 }
 
 /// `GET /users/:user/mailboxes/:mailbox/messages` (`limit`, `next`, `previous`, `page`,
-/// `order` asc|desc (default desc: newest first), `unseen`).
+/// `order` asc|desc (default desc: newest first), `unseen`, `metaData`, `threadCounters`,
+/// `includeHeaders`).
 pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let (user, mb, _) = target(&mut v, false);
@@ -237,6 +308,7 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
     }
     let unseen_only = v.opt_bool("unseen").unwrap_or(false);
     let with_meta = v.opt_bool("metaData").unwrap_or(false);
+    let extras = ListExtras::read(&mut v);
     let page = PageRequest::read(&mut v);
     v.finish(false)?;
     let mb = resolve(&state, user, mb).await?;
@@ -292,10 +364,13 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
         Vec::new()
     };
     // A message expunged between the two reads is left out, as if it had gone before.
-    let results: Vec<Value> = window
+    let page_messages: Vec<&FetchedMessage> = window
         .uids
         .iter()
         .filter_map(|u| loaded.iter().find(|f| f.meta.uid == *u))
+        .collect();
+    let mut results: Vec<Value> = page_messages
+        .iter()
         .map(|f| {
             let mut item = list_item(f);
             if with_meta && let Some(o) = item.as_object_mut() {
@@ -304,6 +379,9 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
             item
         })
         .collect();
+    extras
+        .apply(&state, user, &page_messages, &mut results)
+        .await?;
     let cut = page_fields(
         if unseen_only { unseen } else { total },
         &page,

@@ -22,7 +22,7 @@ use crate::ApiState;
 use crate::error::{ApiError, ApiResult, MAILBOX_NF};
 use crate::pagination::{PageRequest, paginate};
 use crate::params::{Params, Validator};
-use crate::routes::messages::list_item;
+use crate::routes::messages::{ListExtras, list_item};
 use crate::routes::users::load_user;
 
 /// What to look for, read from the parameters.
@@ -123,7 +123,6 @@ fn read_criteria(v: &mut Validator<'_>, p: &Params) -> Criteria {
     let searchable = v.opt_bool("searchable").unwrap_or(false);
     let start = date(v, "datestart");
     let end = date(v, "dateend");
-    v.accept(&["includeHeaders", "threadCounters"]);
     let or = object_field(v, p, "or").map(|sub| {
         nested(v, "or", &sub, |a| {
             (
@@ -327,6 +326,7 @@ pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let user = v.object_id("user");
     let c = read_criteria(&mut v, &p);
+    let extras = ListExtras::read(&mut v);
     let order = v.opt_str("order", 4);
     if let Some(o) = &order
         && o != "asc"
@@ -361,17 +361,22 @@ pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
         })
         .unwrap_or_default();
     let s = &state.services;
-    let mut results = Vec::with_capacity(wanted.len());
+    let mut loaded = Vec::with_capacity(wanted.len());
     for (mbid, uid) in &wanted {
         let Some(mb) = boxes.iter().find(|b| &b.id.to_string() == mbid) else {
             continue;
         };
-        let loaded = s
-            .fetch_messages(user.id, mb, &UidSet::range(*uid, *uid))
-            .await
-            .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?;
-        results.extend(loaded.iter().map(list_item));
+        loaded.extend(
+            s.fetch_messages(user.id, mb, &UidSet::range(*uid, *uid))
+                .await
+                .map_err(|e| ApiError::from_core(e, MAILBOX_NF))?,
+        );
     }
+    let page_messages: Vec<&_> = loaded.iter().collect();
+    let mut results: Vec<Value> = loaded.iter().map(list_item).collect();
+    extras
+        .apply(&state, user.id, &page_messages, &mut results)
+        .await?;
     let mut body = cut;
     body.insert("results".into(), Value::Array(results));
     body.insert("query".into(), json!(c.echo));
@@ -386,6 +391,8 @@ pub async fn apply(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let user = v.object_id("user");
     let c = read_criteria(&mut v, &p);
+    // WildDuck's schema has them here too; an action answers no listing.
+    v.accept(&["includeHeaders", "threadCounters"]);
     let action = match object_field(&mut v, &p, "action") {
         Some(sub) => Some(nested(&mut v, "action", &sub, |a| {
             (

@@ -16,6 +16,7 @@ pub mod header;
 pub mod ingest;
 pub mod maildata;
 pub mod parse;
+pub mod parsed_header;
 pub mod rebuild;
 pub mod section;
 pub mod split;

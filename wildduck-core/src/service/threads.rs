@@ -25,4 +25,17 @@ impl Services {
             .resolve_thread(user, &keys.subject, &refs)
             .await
     }
+
+    /// How many of `user`'s messages each of `threads` has across all mailboxes (the API
+    /// listing's `threadMessageCount`), in one query; duplicates in `threads` are read once.
+    pub async fn thread_counts(
+        &self,
+        user: UserId,
+        threads: &[ThreadId],
+    ) -> Result<Vec<(ThreadId, u64)>> {
+        let mut unique = threads.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        self.backend.messages.thread_counts(user, &unique).await
+    }
 }

@@ -771,6 +771,13 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     ) -> Result<u64>;
     /// The custom metadata (JSON text) of the messages at `uids` that have any, by UID.
     async fn meta_data(&self, mailbox: MailboxId, uids: &UidSet) -> Result<Vec<(Uid, String)>>;
+    /// How many of `user`'s messages (in any mailbox) each of `threads` has; threads without
+    /// messages are left out (the API listing's `threadCounters`).
+    async fn thread_counts(
+        &self,
+        user: UserId,
+        threads: &[ThreadId],
+    ) -> Result<Vec<(ThreadId, u64)>>;
     /// Up to `limit` messages of any user whose expiry (`rdate`) is at or before `now`, earliest
     /// expiry first (the collector's query, WildDuck's `{exp: true, rdate: {$lte: now}}`).
     async fn find_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<MessageMeta>>;

@@ -22,15 +22,14 @@ use super::messages::{meta_doc, meta_from};
 use super::{get_bool, get_date, get_i64, get_str, get_u64, unum};
 use crate::message::bodystructure::{
     BodyStructure, Disposition, Extension, MultipartPart, Params, SinglePart, Specific,
-    parse_value_params,
 };
-use crate::message::envelope::{Envelope, EnvelopeAddress, parse_address_list};
+use crate::message::envelope::{Envelope, EnvelopeAddress};
 use crate::message::maildata::{AttachmentInfo, IndexedHeader, MailData, ThreadKeys};
 use crate::message::parse::{count_lines, is_identity_encoding, parse, parse_content_type};
 use crate::message::tree::{
     BodyContent, LeafBody, MimeNode, Multipart, NodeBody, Part, StoredEncoding, StoredRef,
 };
-use crate::message::{StoredMessage, header};
+use crate::message::{StoredMessage, header, parsed_header};
 use crate::model::MessageMeta;
 use crate::{Error, ErrorKind, Result};
 
@@ -265,7 +264,7 @@ fn node_doc(node: &MimeNode) -> Document {
         "header",
         Bson::Array(lines.iter().map(|l| Bson::String(bin_str(l))).collect()),
     );
-    d.insert("parsedHeader", parsed_header(&node.header));
+    d.insert("parsedHeader", parsed_header_doc(&node.header));
     match &node.body {
         NodeBody::Leaf(leaf) => {
             match &leaf.content {
@@ -385,136 +384,27 @@ fn attachment_map(node: &MimeNode, map: &mut Document) {
     }
 }
 
-/// WildDuck's `parsedHeader`: lower-cased keys; one value → a string with folding collapsed,
-/// several → an array in header order; `content-type`/`content-disposition` as
-/// `{value, type, subtype, params, hasParams}`; address fields as `[{name, address}]` (groups
-/// `{name, group}`); single-valued fields keep the last value.
-fn parsed_header(section: &[u8]) -> Document {
-    let mut values: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
-    for f in header::fields(section) {
-        let key = f.lower_name().trim().to_owned();
-        if key.is_empty()
-            || key.len() >= 100
-            || !key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'*')
-        {
-            continue;
-        }
-        let value = f.value.trim_ascii().to_vec();
-        match values.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, list)) => list.push(value),
-            None => values.push((key, vec![value])),
-        }
-    }
+/// WildDuck's `parsedHeader` as BSON (the shape is [`parsed_header::parsed_header`]'s).
+fn parsed_header_doc(section: &[u8]) -> Document {
     let mut d = Document::new();
-    for (key, list) in values {
-        let last = list.last().cloned().unwrap_or_default();
-        let bson = match key.as_str() {
-            "content-type" | "content-disposition" => Bson::Document(value_params(&last)),
-            "from" | "sender" | "reply-to" | "to" | "cc" | "bcc" => {
-                let mut all = Vec::new();
-                for v in &list {
-                    all.extend(address_objects(&parse_address_list(v)));
-                }
-                Bson::Array(all)
-            }
-            "in-reply-to"
-            | "message-id"
-            | "content-transfer-encoding"
-            | "content-id"
-            | "content-description"
-            | "content-language"
-            | "content-md5"
-            | "content-location" => Bson::String(collapse(&last)),
-            _ if list.len() == 1 => Bson::String(collapse(&last)),
-            _ => Bson::Array(
-                list.iter()
-                    .map(|v| Bson::String(String::from_utf8_lossy(v).into_owned()))
-                    .collect(),
-            ),
-        };
-        d.insert(key, bson);
-    }
-    if !d.contains_key("content-type") {
-        d.insert("content-type", value_params(b"text/plain"));
+    for (k, v) in parsed_header::parsed_header(section) {
+        d.insert(k, json_bson(v));
     }
     d
 }
 
-/// A value with folding collapsed to single spaces, as a UTF-8 string.
-fn collapse(v: &[u8]) -> String {
-    let unfolded = header::unfold(v);
-    String::from_utf8_lossy(&unfolded).trim().to_owned()
-}
-
-fn value_params(v: &[u8]) -> Document {
-    let unfolded = header::unfold(v);
-    let value = unfolded
-        .split(|&b| b == b';')
-        .next()
-        .map(|s| String::from_utf8_lossy(s.trim_ascii()).into_owned())
-        .unwrap_or_default();
-    let (kind, subtype) = match value.split_once('/') {
-        Some((t, s)) => (t.to_ascii_lowercase(), s.to_owned()),
-        None => (value.to_ascii_lowercase(), String::new()),
-    };
-    let (_, params) = parse_value_params(&unfolded);
-    let mut p = Document::new();
-    for (k, val) in &params {
-        p.insert(
-            String::from_utf8_lossy(k).to_ascii_lowercase(),
-            String::from_utf8_lossy(val).into_owned(),
-        );
-    }
-    let mut d = doc! { "value": value, "type": kind, "subtype": subtype, "params": p };
-    if !params.is_empty() {
-        d.insert("hasParams", true);
-    }
-    d
-}
-
-fn address_objects(list: &[EnvelopeAddress]) -> Vec<Bson> {
-    let mut out = Vec::new();
-    let mut group: Option<(String, Vec<Bson>)> = None;
-    for a in list {
-        if a.is_group_marker() {
-            match (a.mailbox.as_ref(), group.take()) {
-                (Some(name), prev) => {
-                    if let Some((n, members)) = prev {
-                        out.push(Bson::Document(doc! { "name": n, "group": members }));
-                    }
-                    group = Some((String::from_utf8_lossy(name).into_owned(), Vec::new()));
-                }
-                (None, Some((n, members))) => {
-                    out.push(Bson::Document(doc! { "name": n, "group": members }));
-                }
-                (None, None) => {}
-            }
-            continue;
+/// The JSON values a parsed header holds (strings, booleans, arrays, objects) as BSON.
+fn json_bson(v: serde_json::Value) -> Bson {
+    match v {
+        serde_json::Value::String(s) => Bson::String(s),
+        serde_json::Value::Bool(b) => Bson::Boolean(b),
+        serde_json::Value::Array(a) => Bson::Array(a.into_iter().map(json_bson).collect()),
+        serde_json::Value::Object(o) => {
+            Bson::Document(o.into_iter().map(|(k, v)| (k, json_bson(v))).collect())
         }
-        let mailbox = String::from_utf8_lossy(a.mailbox.as_deref().unwrap_or_default());
-        let host = String::from_utf8_lossy(a.host.as_deref().unwrap_or_default());
-        let address = if host.is_empty() {
-            mailbox.into_owned()
-        } else {
-            format!("{mailbox}@{host}")
-        };
-        let name = a
-            .name
-            .as_deref()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default();
-        let entry = Bson::Document(doc! { "address": address, "name": name });
-        match group.as_mut() {
-            Some((_, members)) => members.push(entry),
-            None => out.push(entry),
-        }
+        serde_json::Value::Number(n) => n.as_i64().map_or(Bson::Null, Bson::Int64),
+        serde_json::Value::Null => Bson::Null,
     }
-    if let Some((n, members)) = group {
-        out.push(Bson::Document(doc! { "name": n, "group": members }));
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------

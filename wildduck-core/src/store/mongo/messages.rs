@@ -554,6 +554,37 @@ impl MessageStore for MongoMessages {
             .collect())
     }
 
+    async fn thread_counts(
+        &self,
+        user: UserId,
+        threads: &[ThreadId],
+    ) -> Result<Vec<(ThreadId, u64)>> {
+        if threads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Bson> = threads.iter().map(|t| Bson::ObjectId(oid(t.0))).collect();
+        // WildDuck's `addThreadCountersToMessageList`: one aggregation over `user_messages_by_thread`.
+        let docs: Vec<Document> = self
+            .coll
+            .aggregate(vec![
+                doc! { "$match": { "user": oid(user.0), "thread": { "$in": ids } } },
+                doc! { "$group": { "_id": "$thread", "count": { "$sum": 1 } } },
+            ])
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                let t = d.get_object_id("_id").ok()?;
+                let n = u64::try_from(get_i64(d, "count")).ok()?;
+                Some((ThreadId(super::from_oid(&t)), n))
+            })
+            .collect())
+    }
+
     async fn find_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<MessageMeta>> {
         // Exclusive bound (the test server drops rows at an inclusive one): `rdate <= now`.
         let docs: Vec<Document> = self

@@ -843,6 +843,30 @@ impl MessageStore for SqliteStore {
         .await
     }
 
+    async fn thread_counts(
+        &self,
+        user: UserId,
+        threads: &[ThreadId],
+    ) -> Result<Vec<(ThreadId, u64)>> {
+        let threads = threads.to_vec();
+        self.read(move |tx| {
+            let mut stmt = tx
+                .prepare_cached("SELECT COUNT(*) FROM messages WHERE user = ?1 AND thread = ?2")
+                .map_err(sql)?;
+            let mut out = Vec::with_capacity(threads.len());
+            for t in threads {
+                let n: i64 = stmt
+                    .query_row(params![idb(user.0), idb(t.0)], |r| r.get(0))
+                    .map_err(sql)?;
+                if n > 0 {
+                    out.push((t, u64::try_from(n).unwrap_or(0)));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn find_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<MessageMeta>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |tx| {

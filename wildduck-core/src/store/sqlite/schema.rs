@@ -22,11 +22,12 @@ const MIGRATIONS: &[(u32, &str)] = &[
 
 /// The API's custom metadata of a message (WildDuck `meta.custom`, JSON text) next to its
 /// content, where metadata reads never load it, and kept by the archive; the collector's index
-/// of messages with an expiry.
+/// of messages with an expiry; the listing's thread counters by (user, thread).
 const V7_META_DATA_EXPIRY: &str = r#"
 ALTER TABLE message_content ADD COLUMN custom TEXT;
 ALTER TABLE archived ADD COLUMN custom TEXT;
 CREATE INDEX IF NOT EXISTS messages_expiry ON messages (rdate) WHERE rdate IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_user_thread ON messages (user, thread);
 "#;
 
 /// Forwarded addresses and the correspondents register (WildDuck's forwarded-only `addresses`
