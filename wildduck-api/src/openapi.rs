@@ -183,8 +183,6 @@ const USER_IGNORED: &[Param] = &[
     opt("spamLevel", Kind::Any, IGNORED),
     opt("uploadSentMessages", Kind::Any, IGNORED),
     opt("fromWhitelist", Kind::Any, IGNORED),
-    opt("metaData", Kind::Any, IGNORED),
-    opt("internalData", Kind::Any, IGNORED),
     opt("pubKey", Kind::Any, IGNORED),
     opt("encryptMessages", Kind::Any, IGNORED),
     opt("encryptForwarded", Kind::Any, IGNORED),
@@ -301,6 +299,26 @@ const AUTOREPLY: &[Param] = &[
     opt("subject", Kind::Str(2048), "Subject of the reply"),
     opt("text", Kind::Str(131_072), "Plain text of the reply"),
     opt("html", Kind::Str(131_072), "HTML of the reply"),
+];
+
+/// `metaData` and `internalData` of a user or of a user's address (create and update).
+const META: &[Param] = &[
+    opt(
+        "metaData",
+        Kind::Json,
+        "Metadata (an object or its JSON text, at most 1 MiB)",
+    ),
+    opt(
+        "internalData",
+        Kind::Json,
+        "Internal metadata (an object or its JSON text, at most 1 MiB; not for user tokens)",
+    ),
+];
+
+/// The `metaData` / `internalData` flags of a listing.
+const META_FLAGS: &[Param] = &[
+    opt("metaData", Kind::Bool, "Include metaData"),
+    opt("internalData", Kind::Bool, "Include internalData"),
 ];
 
 const TARGETS_DOC: &str = "Email addresses and smtp(s)/http(s) URLs to forward to";
@@ -811,7 +829,7 @@ pub const ROUTES: &[Route] = &[
         "Users",
         "createUser",
         "Create a user",
-        &[USER_CREATE, USER_IGNORED],
+        &[USER_CREATE, META, USER_IGNORED],
     ),
     (
         HttpMethod::Get,
@@ -827,7 +845,7 @@ pub const ROUTES: &[Route] = &[
         "Users",
         "updateUser",
         "Update a user",
-        &[USER, USER_UPDATE, USER_IGNORED],
+        &[USER, USER_UPDATE, META, USER_IGNORED],
     ),
     (
         HttpMethod::Delete,
@@ -882,13 +900,7 @@ pub const ROUTES: &[Route] = &[
         "Addresses",
         "getUserAddresses",
         "List a user's addresses",
-        &[
-            USER,
-            &[
-                opt("metaData", Kind::Any, IGNORED),
-                opt("internalData", Kind::Any, IGNORED),
-            ],
-        ],
+        &[USER, META_FLAGS],
     ),
     (
         HttpMethod::Post,
@@ -907,10 +919,9 @@ pub const ROUTES: &[Route] = &[
                 opt("name", Kind::Str(256), "Display name"),
                 opt("main", Kind::Bool, "Make it the main address"),
                 opt("allowWildcard", Kind::Bool, "Allow a wildcard address"),
-                opt("tags", Kind::Any, IGNORED),
-                opt("metaData", Kind::Any, IGNORED),
-                opt("internalData", Kind::Any, IGNORED),
+                opt("tags", Kind::StrList(1024), "Tags"),
             ],
+            META,
         ],
     ),
     (
@@ -939,9 +950,8 @@ pub const ROUTES: &[Route] = &[
                 ),
                 opt("name", Kind::Str(256), "Display name"),
                 opt("tags", Kind::StrList(1024), "Tags"),
-                opt("metaData", Kind::Any, IGNORED),
-                opt("internalData", Kind::Any, IGNORED),
             ],
+            META,
         ],
     ),
     (

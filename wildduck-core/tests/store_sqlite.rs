@@ -124,11 +124,15 @@ async fn schema_6_file_is_migrated() {
         .expect("append");
         u.id
     };
-    // Take the file back to schema 6: what version 7 added is removed.
+    // Take the file back to schema 6: what versions 7 and 8 added is removed.
     {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
-            "DROP INDEX messages_expiry;
+            "ALTER TABLE users DROP COLUMN meta_data;
+             ALTER TABLE users DROP COLUMN internal_data;
+             ALTER TABLE addresses DROP COLUMN meta_data;
+             ALTER TABLE addresses DROP COLUMN internal_data;
+             DROP INDEX messages_expiry;
              ALTER TABLE message_content DROP COLUMN custom;
              ALTER TABLE archived DROP COLUMN custom;
              UPDATE meta SET value = '6' WHERE key = 'schema_version';",
@@ -166,6 +170,81 @@ async fn schema_6_file_is_migrated() {
     drop(store);
     let store = SqliteStore::open(&path).await.expect("third open");
     assert_eq!(store.open_report().found_version, SCHEMA_VERSION);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_7_file_is_migrated() {
+    use wildduck_core::model::UserUpdate;
+    use wildduck_core::service::addresses::AddressUpdate;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mail.db");
+    let (user, address) = {
+        let store = SqliteStore::open(&path).await.expect("open");
+        let s = Services::new(store.backend(), None, config());
+        let u = s
+            .create_user(wildduck_core::service::users::NewUser {
+                username: "seven".into(),
+                address: Some("seven@example.com".into()),
+                name: "Seven".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("user");
+        let a = s.list_addresses(u.id).await.expect("addresses");
+        (u.id, a.first().map(|a| a.id).expect("main address"))
+    };
+    // Take the file back to schema 7: the columns version 8 added are removed.
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch(
+            "ALTER TABLE users DROP COLUMN meta_data;
+             ALTER TABLE users DROP COLUMN internal_data;
+             ALTER TABLE addresses DROP COLUMN meta_data;
+             ALTER TABLE addresses DROP COLUMN internal_data;
+             UPDATE meta SET value = '7' WHERE key = 'schema_version';",
+        )
+        .expect("downgrade");
+    }
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    assert_eq!(store.open_report().found_version, 7);
+    let s = Services::new(store.backend(), None, config());
+    // Old rows read as never set, and take new values.
+    let u = s.get_user(user).await.expect("user");
+    assert_eq!(
+        (u.name.as_str(), u.meta_data, u.internal_data),
+        ("Seven", None, None)
+    );
+    s.update_user(
+        user,
+        UserUpdate {
+            meta_data: Some(r#"{"after":8}"#.into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .expect("update user");
+    s.update_address(
+        user,
+        address,
+        AddressUpdate {
+            internal_data: Some(r#"{"after":8}"#.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("update address");
+    drop(s);
+    drop(store);
+    let store = SqliteStore::open(&path).await.expect("third open");
+    assert_eq!(store.open_report().found_version, SCHEMA_VERSION);
+    let s = Services::new(store.backend(), None, config());
+    let u = s.get_user(user).await.expect("user");
+    assert_eq!(u.meta_data.as_deref(), Some(r#"{"after":8}"#));
+    let a = s.address_by_id(address).await.expect("address");
+    assert_eq!(a.internal_data.as_deref(), Some(r#"{"after":8}"#));
+    assert_eq!(a.meta_data, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

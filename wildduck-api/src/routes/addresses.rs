@@ -3,7 +3,7 @@
 use axum::extract::State;
 use serde_json::{Value, json};
 use wildduck_core::model::{Address, AddressId, UserId};
-use wildduck_core::service::addresses::AddressUpdate;
+use wildduck_core::service::addresses::{AddressUpdate, NewUserAddress};
 
 use super::{iso_date, ok};
 use crate::ApiState;
@@ -12,15 +12,38 @@ use crate::pagination::{PageRequest, paginate};
 use crate::params::{Params, Validator};
 use crate::routes::users::load_user;
 
-fn address_json(a: &Address, main: Option<&str>) -> Value {
-    json!({
+use super::forwarded::{meta_json, read_meta};
+
+/// One of a user's addresses; `metaData` / `internalData` when stored and asked for (a user
+/// token's answer loses `internalData` to its grant in auth::authorize).
+fn address_json(a: &Address, main: Option<&str>, with_meta: bool, with_internal: bool) -> Value {
+    let mut o = json!({
         "id": a.id.to_string(),
         "name": a.name.clone().map(Value::String).unwrap_or(Value::Bool(false)),
         "address": a.address,
         "main": main == Some(a.address.as_str()),
         "tags": a.tags,
         "created": iso_date(a.created),
-    })
+    });
+    if let Some(obj) = o.as_object_mut() {
+        put_meta(obj, a, with_meta, with_internal);
+    }
+    o
+}
+
+/// Adds the stored `metaData` / `internalData` of a user's address (each when `with_*`).
+fn put_meta(
+    obj: &mut serde_json::Map<String, Value>,
+    a: &Address,
+    with_meta: bool,
+    with_internal: bool,
+) {
+    if let (true, Some(m)) = (with_meta, &a.meta_data) {
+        obj.insert("metaData".into(), meta_json(m));
+    }
+    if let (true, Some(m)) = (with_internal, &a.internal_data) {
+        obj.insert("internalData".into(), meta_json(m));
+    }
 }
 
 /// `POST /users/:user/addresses` → `{"success": true, "id"}`.
@@ -31,7 +54,9 @@ pub async fn create(State(state): State<ApiState>, p: Params) -> ApiResult {
     let name = v.opt_str("name", 256);
     let main = v.opt_bool("main").unwrap_or(false);
     let allow_wildcard = v.opt_bool("allowWildcard").unwrap_or(false);
-    v.accept(&["tags", "metaData", "internalData"]);
+    let tags = v.opt_str_list("tags", 1024);
+    let meta_data = read_meta(&p, &mut v, "metaData");
+    let internal_data = read_meta(&p, &mut v, "internalData");
     if let Some(a) = &address
         && a.contains('*')
         && !allow_wildcard
@@ -43,7 +68,17 @@ pub async fn create(State(state): State<ApiState>, p: Params) -> ApiResult {
     load_user(&state, user).await?;
     let addr = state
         .services
-        .add_address(user, &address.unwrap_or_default(), name, main)
+        .add_user_address(
+            user,
+            NewUserAddress {
+                address: address.unwrap_or_default(),
+                name,
+                main,
+                tags: tags.unwrap_or_default(),
+                meta_data,
+                internal_data,
+            },
+        )
         .await
         .map_err(|e| {
             ApiError::from_core(e, USER_NF)
@@ -56,7 +91,8 @@ pub async fn create(State(state): State<ApiState>, p: Params) -> ApiResult {
 pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
     let mut v = Validator::new(&p);
     let user = v.object_id("user");
-    v.accept(&["metaData", "internalData"]);
+    let with_meta = v.opt_bool("metaData").unwrap_or(false);
+    let with_internal = v.opt_bool("internalData").unwrap_or(false);
     v.finish(true)?;
     let user = load_user(&state, UserId(user.unwrap_or_default())).await?;
     let list = state
@@ -66,7 +102,7 @@ pub async fn list(State(state): State<ApiState>, p: Params) -> ApiResult {
         .map_err(|e| ApiError::from_core(e, USER_NF))?;
     let results: Vec<Value> = list
         .iter()
-        .map(|a| address_json(a, user.address.as_deref()))
+        .map(|a| address_json(a, user.address.as_deref(), with_meta, with_internal))
         .collect();
     Ok(ok(json!({ "success": true, "results": results })))
 }
@@ -98,7 +134,8 @@ async fn find(
 /// `GET /users/:user/addresses/:address` → one address.
 pub async fn get(State(state): State<ApiState>, p: Params) -> ApiResult {
     let (user, addr) = find(&state, &p, &[]).await?;
-    let mut body = address_json(&addr, user.address.as_deref());
+    // WildDuck shows stored metadata here without being asked.
+    let mut body = address_json(&addr, user.address.as_deref(), true, true);
     if let Some(o) = body.as_object_mut() {
         o.insert("success".into(), json!(true));
     }
@@ -118,7 +155,8 @@ pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
     let main = v.opt_bool("main");
     let name = v.opt_str("name", 256);
     let tags = v.opt_str_list("tags", 1024);
-    v.accept(&["metaData", "internalData"]);
+    let meta_data = read_meta(&p, &mut v, "metaData");
+    let internal_data = read_meta(&p, &mut v, "internalData");
     if main == Some(false) {
         v.reject("main", "Cannot unset main status");
     }
@@ -144,6 +182,8 @@ pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
                 name,
                 tags,
                 main: main == Some(true),
+                meta_data,
+                internal_data,
             },
         )
         .await
@@ -219,14 +259,15 @@ pub async fn list_all(State(state): State<ApiState>, p: Params) -> ApiResult {
                 if let Some(f) = &a.forwarding {
                     let t: Vec<&str> = f.targets.iter().map(|t| t.value.as_str()).collect();
                     obj.insert("targets".into(), json!(t));
-                    // Stored metadata on request (users' addresses keep none here yet).
+                    // Stored metadata on request.
                     if let (true, Some(m)) = (with_meta, &f.meta_data) {
-                        obj.insert("metaData".into(), super::forwarded::meta_json(m));
+                        obj.insert("metaData".into(), meta_json(m));
                     }
                     if let (true, Some(m)) = (with_internal, &f.internal_data) {
-                        obj.insert("internalData".into(), super::forwarded::meta_json(m));
+                        obj.insert("internalData".into(), meta_json(m));
                     }
                 }
+                put_meta(obj, a, with_meta, with_internal);
             }
             o
         },
@@ -289,12 +330,17 @@ pub async fn resolve(State(state): State<ApiState>, p: Params) -> ApiResult {
             super::forwarded::forwarded_json(&state, &found, true).await?,
         )));
     }
-    Ok(ok(json!({
+    let mut body = json!({
         "success": true,
         "id": found.id.to_string(),
         "address": found.address,
         "user": found.user.map(|u| u.to_string()),
         "tags": found.tags,
         "created": iso_date(found.created),
-    })))
+    });
+    if let Some(obj) = body.as_object_mut() {
+        // As WildDuck: stored metadata of a user's address, unasked.
+        put_meta(obj, &found, true, true);
+    }
+    Ok(ok(body))
 }

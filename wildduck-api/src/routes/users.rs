@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use wildduck_core::model::{Timestamp, User, UserId, UserUpdate};
 use wildduck_core::service::users::{NewUser, UserDeleteOptions};
 
+use super::forwarded::{meta_json, read_meta};
 use super::ok;
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult, USER_NF};
@@ -18,8 +19,6 @@ const ACCEPTED_USER_FIELDS: &[&str] = &[
     "spamLevel",
     "uploadSentMessages",
     "fromWhitelist",
-    "metaData",
-    "internalData",
     "pubKey",
     "encryptMessages",
     "encryptForwarded",
@@ -53,6 +52,8 @@ pub async fn create(State(state): State<ApiState>, p: Params) -> ApiResult {
     let tags = v.opt_str_list("tags", 128);
     let disabled_scopes = scopes(&mut v);
     let empty_address = v.opt_bool("emptyAddress").unwrap_or(false);
+    let meta_data = read_meta(&p, &mut v, "metaData");
+    let internal_data = read_meta(&p, &mut v, "internalData");
     v.accept(ACCEPTED_USER_FIELDS);
     v.finish(true)?;
     let username = username.unwrap_or_default();
@@ -75,6 +76,8 @@ pub async fn create(State(state): State<ApiState>, p: Params) -> ApiResult {
             quota: quota.unwrap_or(0),
             retention: retention.unwrap_or(0),
             tags: tags.unwrap_or_default(),
+            meta_data,
+            internal_data,
         })
         .await
         .map_err(|e| {
@@ -172,6 +175,10 @@ fn user_json(state: &ApiState, u: &User) -> Value {
         "activated": u.activated,
         "disabled": u.disabled,
         "suspended": u.suspended,
+        // WildDuck's `formatMetaData`: `{}` when never set. A user token's answer loses
+        // `internalData` to its grant (auth::authorize).
+        "metaData": u.meta_data.as_deref().map_or_else(|| json!({}), meta_json),
+        "internalData": u.internal_data.as_deref().map_or_else(|| json!({}), meta_json),
     })
 }
 
@@ -191,6 +198,9 @@ pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
     let disabled_scopes = scopes(&mut v);
     let disabled = v.opt_bool("disabled");
     let suspended = v.opt_bool("suspended");
+    // A user token's `internalData` never gets here: its grant hides the field (Params).
+    let meta_data = read_meta(&p, &mut v, "metaData");
+    let internal_data = read_meta(&p, &mut v, "internalData");
     v.accept(ACCEPTED_USER_FIELDS);
     v.accept(&["disable2fa"]);
     if hashed && password.is_some() {
@@ -229,6 +239,8 @@ pub async fn update(State(state): State<ApiState>, p: Params) -> ApiResult {
         disabled_scopes,
         disabled,
         suspended,
+        meta_data,
+        internal_data,
     };
     state
         .services
@@ -483,8 +495,8 @@ pub async fn list(
     let tags = v.opt_str("tags", 1024);
     let required = v.opt_str("requiredTags", 1024);
     v.opt_str("forward", 255);
-    v.opt_bool("metaData");
-    v.opt_bool("internalData");
+    let with_meta = v.opt_bool("metaData").unwrap_or(false);
+    let with_internal = v.opt_bool("internalData").unwrap_or(false);
     let page = crate::pagination::PageRequest::read(&mut v);
     v.finish(false)?;
     let mut seen = Vec::new();
@@ -510,7 +522,7 @@ pub async fn list(
         true,
         |u| u.id.to_string(),
         |u| {
-            json!({
+            let mut o = json!({
                 "id": u.id.to_string(),
                 "username": u.username,
                 "name": u.name,
@@ -526,7 +538,18 @@ pub async fn list(
                 "activated": u.activated,
                 "disabled": u.disabled,
                 "suspended": u.suspended,
-            })
+            });
+            // Stored values on request only, as WildDuck's projection (user tokens never see
+            // `internalData`: auth::authorize drops it from each result).
+            if let Some(obj) = o.as_object_mut() {
+                if let (true, Some(m)) = (with_meta, &u.meta_data) {
+                    obj.insert("metaData".into(), meta_json(m));
+                }
+                if let (true, Some(m)) = (with_internal, &u.internal_data) {
+                    obj.insert("internalData".into(), meta_json(m));
+                }
+            }
+            o
         },
     );
     body.insert("query".into(), json!(query.unwrap_or_default()));

@@ -112,6 +112,10 @@ pub struct User {
     pub created: Timestamp,
     /// A temporary password from a password reset, if one is set.
     pub temp_password: Option<super::TempPassword>,
+    /// `metaData`: the JSON text of an object, as the API stored it (`None` = never set).
+    pub meta_data: Option<String>,
+    /// `internalData`: like `meta_data`, for the operator only (hidden from user tokens).
+    pub internal_data: Option<String>,
 }
 
 /// Per-user limits as WildDuck stores them on the user document.
@@ -158,6 +162,10 @@ pub struct UserUpdate {
     pub disabled: Option<bool>,
     /// Suspend or resume.
     pub suspended: Option<bool>,
+    /// New `metaData` (JSON text of an object; checked by the service).
+    pub meta_data: Option<String>,
+    /// New `internalData` (JSON text of an object; checked by the service).
+    pub internal_data: Option<String>,
 }
 
 /// An email address (`addresses` collection).
@@ -180,6 +188,11 @@ pub struct Address {
     /// The forwarded-only fields; `Some` exactly for forwarded addresses (WildDuck tells them
     /// apart by the presence of `targets`).
     pub forwarding: Option<super::Forwarding>,
+    /// `metaData` of a user's address: the JSON text of an object (a forwarded address keeps
+    /// its own in [`super::Forwarding::meta_data`], this stays `None` there).
+    pub meta_data: Option<String>,
+    /// `internalData` of a user's address, like `meta_data` (hidden from user tokens).
+    pub internal_data: Option<String>,
 }
 
 /// A mailbox (`mailboxes` collection).

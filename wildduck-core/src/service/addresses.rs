@@ -4,6 +4,35 @@ use super::Services;
 use crate::model::{Address, AddressId, Timestamp, UserId, UserUpdate};
 use crate::{Error, Result};
 
+/// A new address of a user ([`Services::add_user_address`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewUserAddress {
+    /// The address (`*` wildcards allowed: `*@domain`, `prefix*@domain`, `*suffix@domain`).
+    pub address: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Make it the user's main address.
+    pub main: bool,
+    /// Tags (trimmed, empty and case-insensitive duplicates dropped).
+    pub tags: Vec<String>,
+    /// `metaData`: the JSON text of an object.
+    pub meta_data: Option<String>,
+    /// `internalData`: the JSON text of an object.
+    pub internal_data: Option<String>,
+}
+
+/// Tags as stored: trimmed, without empty ones and case-insensitive duplicates.
+fn clean_tags(tags: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().to_string();
+        if !tag.is_empty() && !out.iter().any(|x| x.eq_ignore_ascii_case(&tag)) {
+            out.push(tag);
+        }
+    }
+    out
+}
+
 /// WildDuck's `MAX_ALLOWED_WILDCARD_LENGTH`.
 pub const MAX_WILDCARD_LEN: usize = 32;
 
@@ -77,8 +106,26 @@ impl Services {
         name: Option<String>,
         main: bool,
     ) -> Result<Address> {
+        self.add_user_address(
+            user,
+            NewUserAddress {
+                address: address.to_string(),
+                name,
+                main,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Adds an address to a user with its tags and metadata (WildDuck's
+    /// `POST /users/:user/addresses`). Errors: `NotFound` (no such user), `Invalid` (bad
+    /// address or wildcard, metadata that is not the JSON text of an object of at most 1 MiB),
+    /// `AlreadyExists` (the address is taken). With `main`, it becomes the user's main address.
+    pub async fn add_user_address(&self, user: UserId, new: NewUserAddress) -> Result<Address> {
+        super::users::check_metas(new.meta_data.as_deref(), new.internal_data.as_deref())?;
         self.get_user(user).await?;
-        let address = normalize_address(address)?;
+        let address = normalize_address(&new.address)?;
         let at = address.rfind('@').unwrap_or(0);
         let local = &address[..at];
         if local.contains('*')
@@ -91,13 +138,15 @@ impl Services {
             user: Some(user),
             addrview: addrview(&address),
             address,
-            name,
-            tags: Vec::new(),
+            name: new.name,
+            tags: clean_tags(new.tags),
             created: Timestamp::now(),
             forwarding: None,
+            meta_data: new.meta_data,
+            internal_data: new.internal_data,
         };
         self.backend.addresses.insert_address(&addr).await?;
-        if main {
+        if new.main {
             self.set_main_address(user, addr.id).await?;
         }
         Ok(addr)
@@ -212,18 +261,24 @@ pub struct AddressUpdate {
     pub tags: Option<Vec<String>>,
     /// Make it the user's main address (only `true` means anything, as in WildDuck).
     pub main: bool,
+    /// New `metaData` (the JSON text of an object).
+    pub meta_data: Option<String>,
+    /// New `internalData` (the JSON text of an object).
+    pub internal_data: Option<String>,
 }
 
 impl Services {
     /// Updates one of `user`'s addresses. Renaming the main address renames the user's main
     /// address too. Errors: `NotFound` (no such address of this user), `Invalid` (bad address,
-    /// a wildcard rename, a wildcard made main), `AlreadyExists` (the new address is taken).
+    /// a wildcard rename, a wildcard made main, metadata that is not the JSON text of an object
+    /// of at most 1 MiB), `AlreadyExists` (the new address is taken).
     pub async fn update_address(
         &self,
         user: UserId,
         id: AddressId,
         update: AddressUpdate,
     ) -> Result<Address> {
+        super::users::check_metas(update.meta_data.as_deref(), update.internal_data.as_deref())?;
         let u = self.get_user(user).await?;
         let mut addr = self
             .backend
@@ -253,14 +308,13 @@ impl Services {
             addr.name = Some(n).filter(|n| !n.is_empty());
         }
         if let Some(t) = update.tags {
-            let mut tags: Vec<String> = Vec::new();
-            for tag in t {
-                let tag = tag.trim().to_string();
-                if !tag.is_empty() && !tags.iter().any(|x| x.eq_ignore_ascii_case(&tag)) {
-                    tags.push(tag);
-                }
-            }
-            addr.tags = tags;
+            addr.tags = clean_tags(t);
+        }
+        if update.meta_data.is_some() {
+            addr.meta_data = update.meta_data;
+        }
+        if update.internal_data.is_some() {
+            addr.internal_data = update.internal_data;
         }
         if !self.backend.addresses.update_address(&addr).await? {
             return Err(Error::not_found("no such address"));

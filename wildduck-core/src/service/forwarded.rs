@@ -320,6 +320,9 @@ impl Services {
                 meta_data: new.meta_data,
                 internal_data: new.internal_data,
             }),
+            // A forwarded address keeps its metadata in `forwarding`.
+            meta_data: None,
+            internal_data: None,
         };
         self.backend.addresses.insert_address(&addr).await?;
         Ok(addr)

@@ -36,6 +36,36 @@ pub struct NewUser {
     pub retention: u64,
     /// Tags.
     pub tags: Vec<String>,
+    /// `metaData`: the JSON text of an object (see [`check_meta`]).
+    pub meta_data: Option<String>,
+    /// `internalData`: the JSON text of an object (see [`check_meta`]).
+    pub internal_data: Option<String>,
+}
+
+/// Checks an API `metaData` / `internalData` value of a user or an address: the JSON text of
+/// an object of at most [`super::messages::MAX_META_DATA`] bytes (WildDuck's 1 MiB), else
+/// `Invalid` naming `field`.
+pub fn check_meta(field: &str, text: &str) -> Result<()> {
+    if text.len() > super::messages::MAX_META_DATA {
+        return Err(Error::invalid(format!("{field} is larger than 1 MiB")));
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        _ => Err(Error::invalid(format!(
+            "{field} must be the JSON text of an object"
+        ))),
+    }
+}
+
+/// [`check_meta`] of both optional values.
+pub(super) fn check_metas(meta: Option<&str>, internal: Option<&str>) -> Result<()> {
+    if let Some(m) = meta {
+        check_meta("metaData", m)?;
+    }
+    if let Some(m) = internal {
+        check_meta("internalData", m)?;
+    }
+    Ok(())
 }
 
 /// Options of [`Services::delete_user`].
@@ -163,6 +193,7 @@ impl Services {
     /// username or address → `AlreadyExists`; nothing is left behind on failure.
     pub async fn create_user(&self, new: NewUser) -> Result<User> {
         let username = validate_username(&new.username)?;
+        check_metas(new.meta_data.as_deref(), new.internal_data.as_deref())?;
         let view = unameview(&username);
         let address = match &new.address {
             Some(a) => Some(super::addresses::normalize_address(a)?),
@@ -226,6 +257,8 @@ impl Services {
             limits: Default::default(),
             created: now,
             temp_password: None,
+            meta_data: new.meta_data,
+            internal_data: new.internal_data,
         };
         self.backend.users.insert_user(&user).await?;
         let boxes = default_mailboxes(user.id, user.retention, now);
@@ -243,6 +276,8 @@ impl Services {
                 tags: Vec::new(),
                 created: now,
                 forwarding: None,
+                meta_data: None,
+                internal_data: None,
             };
             if let Err(e) = self.backend.addresses.insert_address(&addr).await {
                 self.undo_user(user.id).await;
@@ -332,7 +367,8 @@ impl Services {
     }
 
     /// Updates a user. A new plain password is hashed; a new main address must be one of the
-    /// user's addresses. A new password or a suspension increments `auth_version`, which
+    /// user's addresses; `metaData` / `internalData` must pass [`check_meta`] (`Invalid`, with
+    /// nothing changed, otherwise). A new password or a suspension increments `auth_version`, which
     /// invalidates the user's API tokens (as WildDuck).
     pub async fn update_user(
         &self,
@@ -340,6 +376,7 @@ impl Services {
         mut update: UserUpdate,
         plain_password: Option<String>,
     ) -> Result<User> {
+        check_metas(update.meta_data.as_deref(), update.internal_data.as_deref())?;
         if let Some(p) = plain_password {
             let cost = self.config.bcrypt_cost;
             update.password = Some(

@@ -12,6 +12,7 @@ mod pop3;
 mod search;
 mod seen;
 mod tasks;
+mod user_meta;
 
 use wildduck_core::ErrorKind;
 use wildduck_core::model::{
@@ -48,6 +49,7 @@ pub async fn run_all(s: &Services) {
     pop3::run_all(s).await;
     authlog::run_all(s).await;
     expiry::run_all(s).await;
+    user_meta::run_all(s).await;
 }
 
 async fn users(s: &Services) {

@@ -109,7 +109,8 @@ pub(super) fn forwarding_from(d: &Document) -> Option<Forwarding> {
 }
 
 /// WildDuck stores metadata as JSON text; a document written by other tools may hold an object.
-fn meta_text(d: &Document, key: &str) -> Option<String> {
+/// A `metaData`-like field as JSON text (WildDuck stores a string; an object is accepted too).
+pub(super) fn meta_text(d: &Document, key: &str) -> Option<String> {
     match d.get(key)? {
         Bson::String(s) => Some(s.clone()),
         Bson::Document(o) => {

@@ -108,7 +108,18 @@ fn user_doc(u: &User) -> Document {
     opt_num(&mut d, "pop3MaxMessages", l.pop3_max_messages);
     opt_num(&mut d, "imapMaxConnections", l.imap_max_connections);
     opt_num(&mut d, "receivedMax", l.received_max);
+    put_meta(&mut d, u.meta_data.as_deref(), u.internal_data.as_deref());
     d
+}
+
+/// `metaData` / `internalData` as WildDuck stores them: JSON text strings, absent when unset.
+fn put_meta(d: &mut Document, meta: Option<&str>, internal: Option<&str>) {
+    if let Some(m) = meta {
+        d.insert("metaData", m);
+    }
+    if let Some(m) = internal {
+        d.insert("internalData", m);
+    }
 }
 
 fn opt_u64(d: &Document, key: &str) -> Option<u64> {
@@ -152,6 +163,8 @@ fn user_from(d: &Document) -> Option<User> {
                 valid_after: get_date(t, "validAfter"),
             })
         }),
+        meta_data: super::forwarded::meta_text(d, "metaData"),
+        internal_data: super::forwarded::meta_text(d, "internalData"),
     })
 }
 
@@ -232,6 +245,7 @@ impl UserStore for MongoUsers {
         if let Some(v) = u.suspended {
             set.insert("suspended", v);
         }
+        put_meta(&mut set, u.meta_data.as_deref(), u.internal_data.as_deref());
         let mut update = Document::new();
         if !set.is_empty() {
             update.insert("$set", set);
@@ -488,6 +502,7 @@ fn address_doc(a: &Address) -> Document {
     if let Some(f) = &a.forwarding {
         super::forwarded::put_forwarding(&mut d, f);
     }
+    put_meta(&mut d, a.meta_data.as_deref(), a.internal_data.as_deref());
     d
 }
 
@@ -501,6 +516,16 @@ fn address_from(d: &Document) -> Option<Address> {
         tags: get_strings(d, "tags"),
         created: get_date(d, "created"),
         forwarding: super::forwarded::forwarding_from(d),
+        meta_data: None,
+        internal_data: None,
+    })
+    .map(|mut a| {
+        // One `metaData` field on the document: a forwarded address models it in `forwarding`.
+        if a.forwarding.is_none() {
+            a.meta_data = super::forwarded::meta_text(d, "metaData");
+            a.internal_data = super::forwarded::meta_text(d, "internalData");
+        }
+        a
     })
 }
 
@@ -584,6 +609,7 @@ impl AddressStore for MongoAddresses {
         if let Some(f) = &a.forwarding {
             super::forwarded::put_forwarding(&mut set, f);
         }
+        put_meta(&mut set, a.meta_data.as_deref(), a.internal_data.as_deref());
         let r = self
             .coll
             .update_one(doc! { "_id": oid(a.id.0) }, doc! { "$set": set })

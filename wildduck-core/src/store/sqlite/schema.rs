@@ -6,7 +6,7 @@ use super::{get_meta, set_meta, sql};
 use crate::{Error, ErrorKind, Result};
 
 /// The schema version this binary writes. Files with a higher version are refused.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Migrations in order: `(version reached, statements)`. Each runs in one transaction together
 /// with the version bump, and uses `IF NOT EXISTS`, so re-running one after a crash is harmless.
@@ -18,7 +18,17 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, V5_ARCHIVED),
     (6, V6_FORWARDED_REGISTER),
     (7, V7_META_DATA_EXPIRY),
+    (8, V8_USER_ADDRESS_META),
 ];
+
+/// The API's `metaData` and `internalData` of users and of users' addresses (JSON text of an
+/// object each, NULL when never set). Forwarded addresses keep theirs in `forwarding`.
+const V8_USER_ADDRESS_META: &str = r#"
+ALTER TABLE users ADD COLUMN meta_data TEXT;
+ALTER TABLE users ADD COLUMN internal_data TEXT;
+ALTER TABLE addresses ADD COLUMN meta_data TEXT;
+ALTER TABLE addresses ADD COLUMN internal_data TEXT;
+"#;
 
 /// The API's custom metadata of a message (WildDuck `meta.custom`, JSON text) next to its
 /// content, where metadata reads never load it, and kept by the archive; the collector's index

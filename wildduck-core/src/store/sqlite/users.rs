@@ -16,7 +16,7 @@ pub(super) const USER_COLUMNS: &str = "id, username, name, address, language, pa
     storage_used, retention, tags, disabled_scopes, disabled, suspended, activated, \
     lim_recipients, lim_forwards, lim_imap_max_upload, lim_imap_max_download, \
     lim_pop3_max_download, lim_pop3_max_messages, lim_imap_max_connections, lim_received_max, created, \
-    temp_password";
+    temp_password, meta_data, internal_data";
 
 fn opt_limit(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
     let v: Option<i64> = row.get(idx)?;
@@ -54,6 +54,8 @@ pub(super) fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
         temp_password: row
             .get::<_, Option<String>>(24)?
             .and_then(|s| temp_from_json(&s)),
+        meta_data: row.get(25)?,
+        internal_data: row.get(26)?,
     })
 }
 
@@ -86,7 +88,7 @@ impl UserStore for SqliteStore {
                 &format!(
                     "INSERT INTO users (unameview, {USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, \
                      ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
-                     ?22, ?23, ?24, ?25, ?26)"
+                     ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
                 ),
                 params![
                     unameview(&u.username),
@@ -115,6 +117,8 @@ impl UserStore for SqliteStore {
                     lim(l.received_max),
                     u.created.0,
                     u.temp_password.as_ref().map(temp_to_json),
+                    u.meta_data,
+                    u.internal_data,
                 ],
             )
             .map_err(sql)?;
@@ -231,6 +235,12 @@ impl UserStore for SqliteStore {
             }
             if let Some(v) = u.suspended {
                 set("suspended", &v)?;
+            }
+            if let Some(v) = &u.meta_data {
+                set("meta_data", v)?;
+            }
+            if let Some(v) = &u.internal_data {
+                set("internal_data", v)?;
             }
             Ok(true)
         })
@@ -623,7 +633,8 @@ fn insert_object(
     Ok(())
 }
 
-const ADDRESS_COLUMNS: &str = "id, user, address, addrview, name, tags, created, forwarding";
+const ADDRESS_COLUMNS: &str =
+    "id, user, address, addrview, name, tags, created, forwarding, meta_data, internal_data";
 
 fn address_from(row: &Row<'_>) -> rusqlite::Result<Address> {
     Ok(Address {
@@ -635,6 +646,8 @@ fn address_from(row: &Row<'_>) -> rusqlite::Result<Address> {
         tags: parse_list(row.get(5)?),
         created: Timestamp(row.get(6)?),
         forwarding: super::forwarded::forwarding_from_json(row.get(7)?),
+        meta_data: row.get(8)?,
+        internal_data: row.get(9)?,
     })
 }
 
@@ -646,7 +659,7 @@ impl AddressStore for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO addresses ({ADDRESS_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
                 ),
                 params![
                     idb(a.id.0),
@@ -657,6 +670,8 @@ impl AddressStore for SqliteStore {
                     json_list(&a.tags),
                     a.created.0,
                     a.forwarding.as_ref().map(super::forwarded::forwarding_json),
+                    a.meta_data,
+                    a.internal_data,
                 ],
             )
             .map_err(sql)?;
@@ -746,7 +761,8 @@ impl AddressStore for SqliteStore {
             let n = tx
                 .execute(
                     "UPDATE addresses SET address = ?2, addrview = ?3, name = ?4, tags = ?5, \
-                     forwarding = COALESCE(?6, forwarding) WHERE id = ?1",
+                     forwarding = COALESCE(?6, forwarding), meta_data = COALESCE(?7, meta_data), \
+                     internal_data = COALESCE(?8, internal_data) WHERE id = ?1",
                     params![
                         idb(a.id.0),
                         a.address,
@@ -754,6 +770,8 @@ impl AddressStore for SqliteStore {
                         a.name,
                         json_list(&a.tags),
                         a.forwarding.as_ref().map(super::forwarded::forwarding_json),
+                        a.meta_data,
+                        a.internal_data,
                     ],
                 )
                 .map_err(sql)?;
