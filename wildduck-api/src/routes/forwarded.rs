@@ -18,8 +18,8 @@ const FORWARDED_NF: (&str, &str) = (
     "Invalid or unknown email address identifier",
 );
 
-/// Largest `metaData` / `internalData` JSON text (WildDuck: 1 MiB).
-const MAX_META: usize = 1024 * 1024;
+/// Largest `metaData` / `internalData` JSON text (WildDuck: 1 MiB), the core's limit.
+const MAX_META: usize = wildduck_core::service::messages::MAX_META_DATA;
 
 /// Joi's `email({ tlds: false })`, closely enough: one `@`, no white space, a local part of at
 /// most 64 characters, a domain of at least two non-empty labels.

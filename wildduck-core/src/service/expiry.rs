@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::Services;
-use super::messages::{EXPUNGE_LOCK_TTL, check_meta_data};
+use super::messages::EXPUNGE_LOCK_TTL;
+use super::users::check_meta;
 use crate::Result;
 use crate::model::{Mailbox, MailboxId, MessageMeta, Timestamp, Uid, UidSet, UserId};
 use crate::store::{FieldUpdate, MessageFilter};
@@ -43,7 +44,7 @@ impl Services {
     ) -> Result<u64> {
         Self::own(user, mailbox)?;
         if let Some(m) = &update.meta_data {
-            check_meta_data(m)?;
+            check_meta("metaData", m)?;
         }
         self.backend
             .messages

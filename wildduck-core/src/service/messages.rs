@@ -51,19 +51,6 @@ const BLOCKING_INGEST_SIZE: usize = 256 * 1024;
 /// Largest custom metadata of a message in bytes of JSON text (WildDuck: 1 MiB).
 pub const MAX_META_DATA: usize = 1024 * 1024;
 
-/// Custom metadata must be the JSON text of an object of at most [`MAX_META_DATA`] bytes.
-pub(super) fn check_meta_data(text: &str) -> Result<()> {
-    if text.len() > MAX_META_DATA {
-        return Err(Error::invalid("metaData is larger than 1 MiB"));
-    }
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(_)) => Ok(()),
-        _ => Err(Error::invalid(
-            "metaData must be the JSON text of an object",
-        )),
-    }
-}
-
 /// What APPEND (or an API upload) stores.
 #[derive(Debug, Clone, Default)]
 pub struct AppendRequest<'a> {
@@ -387,7 +374,7 @@ impl Services {
         meta_data: Option<String>,
     ) -> Result<Appended> {
         if let Some(m) = &meta_data {
-            check_meta_data(m)?;
+            super::users::check_meta("metaData", m)?;
         }
         let ingested = ingest_message(req.raw).await?;
         // Both reads at once (they are independent); over quota is reported first, as before.
