@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// WildDuck's default archive time in ms (25 days).
+const ARCHIVE_TIME_MS: u64 = 25 * 24 * 3600 * 1000;
+
 /// Everything the daemon reads from its configuration file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -21,6 +24,9 @@ pub struct Config {
     /// Domain of the address a user created without one gets (WildDuck `emailDomain`); empty =
     /// the host name.
     pub email_domain: String,
+    /// Milliseconds a deleted message stays in the archive, restorable (WildDuck's setting
+    /// `const:archive:time`, 25 days by default); 0 keeps no archive.
+    pub archive_time: u64,
     /// Storage selection (WildDuck `[dbs]`).
     pub dbs: Dbs,
     /// Default certificate for every TLS listener (WildDuck `[tls]`).
@@ -43,6 +49,7 @@ impl Default for Config {
             bcrypt_cost: 11,
             shutdown_timeout: 10,
             email_domain: String::new(),
+            archive_time: ARCHIVE_TIME_MS,
             dbs: Dbs::default(),
             tls: Tls::default(),
             log: Log::default(),
@@ -665,11 +672,24 @@ mod tests {
             (d.max_storage, d.bcrypt_cost, d.shutdown_timeout)
         );
         assert_eq!(c.email_domain, d.email_domain);
+        assert_eq!(
+            c.archive_time,
+            u64::try_from(wildduck_core::service::archive::ARCHIVE_TIME.as_millis()).unwrap_or(0)
+        );
         assert!(
             c.data_dir.ends_with("target/wildduck-data"),
             "{:?}",
             c.data_dir
         );
+    }
+
+    #[test]
+    fn archive_time_is_read() {
+        let c = load_str("archiveTime = 0\n", &[]).expect("archiveTime");
+        assert_eq!(c.archive_time, 0);
+        let c = load_str("archiveTime = 86400000\n", &[]).expect("archiveTime");
+        assert_eq!(c.archive_time, 86_400_000);
+        assert!(load_str("archiveTime = -1\n", &[]).is_err());
     }
 
     #[test]

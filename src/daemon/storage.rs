@@ -37,6 +37,7 @@ fn service_config(config: &Config) -> ServiceConfig {
     let mut sc = ServiceConfig {
         bcrypt_cost: config.bcrypt_cost,
         email_domain: Some(config.email_domain.trim().to_lowercase()).filter(|d| !d.is_empty()),
+        archive_time: std::time::Duration::from_millis(config.archive_time),
         ..Default::default()
     };
     if config.max_storage > 0 {
