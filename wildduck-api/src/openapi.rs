@@ -458,6 +458,14 @@ const UPLOAD: &[Param] = &[
         Kind::Json,
         "Custom metadata (an object or its JSON text, at most 1 MiB)",
     ),
+    opt(
+        "replacePrevious",
+        Kind::Closed(&[
+            opt("mailbox", Kind::Id, "Its mailbox (default: this one)"),
+            req("id", Kind::Int(1, 4_294_967_295), "Its UID"),
+        ]),
+        "Delete this message once the new one is stored (a draft's previous version)",
+    ),
 ];
 
 const MESSAGE_CHANGES: &[Param] = &[

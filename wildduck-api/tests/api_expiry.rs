@@ -1,7 +1,8 @@
 //! `metaData` and `expires` of messages on both backends: stored by an upload, changed by an
 //! update of one message or a UID range, shown by the message and (on request) the listing;
 //! bad values refused with nothing changed; another user's mailbox not found; an expired
-//! message deleted into the archive by the collector, its quota released.
+//! message deleted into the archive by the collector, its quota released; an upload's
+//! `replacePrevious`.
 
 mod common;
 
@@ -183,6 +184,75 @@ async fn scenario(kind: Kind) {
     let (s, b) = api.get(&format!("/users/{u}/archived/messages")).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["results"][0]["subject"], "two", "{b}");
+
+    // replacePrevious: a draft's new version replaces the old one (not archived: a draft).
+    let drafts = api.mailbox(&u, "Drafts").await;
+    let (s, b) = upload(
+        &api,
+        &u,
+        &drafts,
+        json!({"raw": raw("draft v1"), "draft": true}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let v1 = b["message"]["id"].as_u64().expect("uid");
+    let (s, b) = upload(
+        &api,
+        &u,
+        &drafts,
+        json!({"raw": raw("draft v2"), "draft": true, "replacePrevious": {"id": v1}}),
+    )
+    .await;
+    assert_eq!((s, &b["previousDeleted"]), (200, &json!(true)), "{b}");
+    let (s, _) = api
+        .get(&format!("/users/{u}/mailboxes/{drafts}/messages/{v1}"))
+        .await;
+    assert_eq!(s, 404, "the previous version is gone");
+    let (_, b) = api.get(&format!("/users/{u}/archived/messages")).await;
+    assert!(
+        !b["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .any(|m| m["subject"] == "draft v1"),
+        "drafts are not archived: {b}"
+    );
+    // A previous message that is not there: stored anyway, the failure reported.
+    let (s, b) = upload(
+        &api,
+        &u,
+        &drafts,
+        json!({"raw": raw("draft v3"), "replacePrevious": {"mailbox": inbox, "id": 999}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["previousDeleteError"],
+        "Failed to delete previous message. Message was not found"
+    );
+    // Malformed: 400, nothing stored.
+    let (_, before) = api
+        .get(&format!("/users/{u}/mailboxes/{drafts}/messages"))
+        .await;
+    for bad in [
+        json!({"mailbox": "nope", "id": 1}),
+        json!({"mailbox": inbox}),
+        json!({"id": 0}),
+        json!(7),
+    ] {
+        let (s, b) = upload(
+            &api,
+            &u,
+            &drafts,
+            json!({"raw": raw("bad"), "replacePrevious": bad}),
+        )
+        .await;
+        assert_eq!(s, 400, "{bad}: {b}");
+    }
+    let (_, after) = api
+        .get(&format!("/users/{u}/mailboxes/{drafts}/messages"))
+        .await;
+    assert_eq!(before["total"], after["total"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -731,7 +731,19 @@ pub async fn upload(State(state): State<ApiState>, p: Params) -> ApiResult {
         }
     });
     let meta_data = super::forwarded::read_meta(&p, &mut v, "metaData");
-    for f in ["files", "reference", "replacePrevious", "bimi"] {
+    let replace = super::search::object_field(&mut v, &p, "replacePrevious").map(|sub| {
+        super::search::nested(&mut v, "replacePrevious", &sub, |a| {
+            let mailbox = a.opt_object_id("mailbox").map(MailboxId);
+            let uid = a
+                .opt_int("id", 1, i64::from(u32::MAX))
+                .and_then(|n| u32::try_from(n).ok());
+            if !sub.map.contains_key("id") {
+                a.reject("id", "\"id\" is required");
+            }
+            (mailbox, uid)
+        })
+    });
+    for f in ["files", "reference", "bimi"] {
         if p.map.contains_key(f) {
             v.reject(f, &format!("\"{f}\" is not supported yet"));
         }
@@ -798,14 +810,40 @@ pub async fn upload(State(state): State<ApiState>, p: Params) -> ApiResult {
             ),
             _ => ApiError::from_core(e, MAILBOX_NF),
         })?;
-    Ok(ok(json!({
+    let mut body = json!({
         "success": true,
         "message": {
             "id": appended.uid.0,
             "mailbox": mb.id.to_string(),
             "size": appended.size,
         }
-    })))
+    });
+    // WildDuck's draft workflow: the new version is stored, then the previous one deleted
+    // (into the archive unless it is a draft); a failure is reported, not an error.
+    if let Some((previous_mailbox, Some(uid))) = replace
+        && let Some(o) = body.as_object_mut()
+    {
+        match state
+            .services
+            .delete_message(user, previous_mailbox.unwrap_or(mb.id), Uid(uid), None)
+            .await
+        {
+            Ok(()) => {
+                o.insert("previousDeleted".into(), json!(true));
+            }
+            Err(e) => {
+                let why = match e.kind() {
+                    ErrorKind::NotFound => "Message was not found".to_string(),
+                    _ => e.message().to_string(),
+                };
+                o.insert(
+                    "previousDeleteError".into(),
+                    json!(format!("Failed to delete previous message. {why}")),
+                );
+            }
+        }
+    }
+    Ok(ok(body))
 }
 
 /// Parses `YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z]` (UTC) as the API's date fields are sent.

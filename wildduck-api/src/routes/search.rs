@@ -53,7 +53,11 @@ fn date(v: &mut Validator<'_>, field: &'static str) -> Option<Timestamp> {
 }
 
 /// Reads an object-valued field (`or`, `action`) as its own [`Params`], or records an error.
-fn object_field(v: &mut Validator<'_>, p: &Params, field: &'static str) -> Option<Params> {
+pub(crate) fn object_field(
+    v: &mut Validator<'_>,
+    p: &Params,
+    field: &'static str,
+) -> Option<Params> {
     v.accept(&[field]);
     match p.map.get(field) {
         None | Some(Value::Null) => None,
@@ -83,7 +87,7 @@ fn object_field(v: &mut Validator<'_>, p: &Params, field: &'static str) -> Optio
 }
 
 /// Checks a nested object with `check`, reporting its failures as `field.sub`.
-fn nested<T>(
+pub(crate) fn nested<T>(
     v: &mut Validator<'_>,
     field: &str,
     sub: &Params,
