@@ -301,6 +301,13 @@ const AUTOREPLY: &[Param] = &[
     opt("html", Kind::Str(131_072), "HTML of the reply"),
 ];
 
+/// A message's `metaData` (upload and update).
+const MESSAGE_META_DATA: Param = opt(
+    "metaData",
+    Kind::Json,
+    "Custom metadata (an object or its JSON text, at most 1 MiB)",
+);
+
 /// `metaData` and `internalData` of a user or of a user's address (create and update).
 const META: &[Param] = &[
     opt(
@@ -323,23 +330,13 @@ const META_FLAGS: &[Param] = &[
 
 const TARGETS_DOC: &str = "Email addresses and smtp(s)/http(s) URLs to forward to";
 
-/// Fields of a forwarded address, shared by create and update.
+/// Fields of a forwarded address, shared by create and update (with [`META`]).
 const FORWARDED_COMMON: &[Param] = &[
     opt("name", Kind::Str(128), "Display name"),
     opt("targets", Kind::TextList, TARGETS_DOC),
     opt("forwards", COUNT, "Daily forward limit (0: server default)"),
     opt("autoreply", Kind::Closed(AUTOREPLY), "Autoreply settings"),
     opt("tags", Kind::StrList(128), "Tags"),
-    opt(
-        "metaData",
-        Kind::Json,
-        "Metadata (an object or its JSON text, at most 1 MiB)",
-    ),
-    opt(
-        "internalData",
-        Kind::Json,
-        "Internal metadata (an object or its JSON text, at most 1 MiB)",
-    ),
 ];
 
 const OR_FIELDS: &[Param] = &[
@@ -453,11 +450,7 @@ const UPLOAD: &[Param] = &[
         ]),
         "Attachments",
     ),
-    opt(
-        "metaData",
-        Kind::Json,
-        "Custom metadata (an object or its JSON text, at most 1 MiB)",
-    ),
+    MESSAGE_META_DATA,
     opt(
         "replacePrevious",
         Kind::Closed(&[
@@ -479,11 +472,7 @@ const MESSAGE_CHANGES: &[Param] = &[
         Kind::Date,
         "Delete the message at this time (ISO date or milliseconds), or `false` for never",
     ),
-    opt(
-        "metaData",
-        Kind::Json,
-        "Custom metadata (an object or its JSON text, at most 1 MiB)",
-    ),
+    MESSAGE_META_DATA,
 ];
 
 /// The operations whose handlers ignore fields they do not know (WildDuck's `allowUnknown` on
@@ -1019,6 +1008,7 @@ pub const ROUTES: &[Route] = &[
                 opt("allowWildcard", Kind::Bool, "Allow a wildcard address"),
             ],
             FORWARDED_COMMON,
+            META,
         ],
     ),
     (
@@ -1042,6 +1032,7 @@ pub const ROUTES: &[Route] = &[
                 opt("forwardedDisabled", Kind::Bool, "Stop forwarding"),
             ],
             FORWARDED_COMMON,
+            META,
         ],
     ),
     (

@@ -192,13 +192,20 @@ pub(crate) fn meta_from(d: &Document) -> Option<MessageMeta> {
     })
 }
 
-fn filter_doc(mailbox: MailboxId, f: &MessageFilter) -> Document {
+/// The messages of `mailbox` at `uids`.
+fn uids_doc(mailbox: MailboxId, uids: &UidSet) -> Document {
     let mut q = doc! { "mailbox": oid(mailbox.0) };
-    if let Some(set) = &f.uids
-        && let Some(c) = uid_condition(set)
-    {
+    if let Some(c) = uid_condition(uids) {
         q.extend(c);
     }
+    q
+}
+
+fn filter_doc(mailbox: MailboxId, f: &MessageFilter) -> Document {
+    let mut q = match &f.uids {
+        Some(set) => uids_doc(mailbox, set),
+        None => doc! { "mailbox": oid(mailbox.0) },
+    };
     if let Some(m) = f.changed_since {
         q.insert("modseq", doc! { "$gt": unum(m.0) });
     }
@@ -424,10 +431,7 @@ impl MessageStore for MongoMessages {
         uids: &UidSet,
         target: &Mailbox,
     ) -> Result<(Vec<CopiedUid>, Vec<MessageMeta>)> {
-        let mut q = doc! { "mailbox": oid(source.0) };
-        if let Some(c) = uid_condition(uids) {
-            q.extend(c);
-        }
+        let q = uids_doc(source, uids);
         let docs: Vec<Document> = self
             .coll
             .find(q)
@@ -515,10 +519,7 @@ impl MessageStore for MongoMessages {
         if let Some(custom) = &update.meta_data {
             set.insert("meta.custom", custom);
         }
-        let mut q = doc! { "mailbox": oid(mailbox.0) };
-        if let Some(c) = uid_condition(uids) {
-            q.extend(c);
-        }
+        let q = uids_doc(mailbox, uids);
         if set.is_empty() {
             return self.coll.count_documents(q).await.map_err(backend);
         }
@@ -531,10 +532,7 @@ impl MessageStore for MongoMessages {
     }
 
     async fn meta_data(&self, mailbox: MailboxId, uids: &UidSet) -> Result<Vec<(Uid, String)>> {
-        let mut q = doc! { "mailbox": oid(mailbox.0) };
-        if let Some(c) = uid_condition(uids) {
-            q.extend(c);
-        }
+        let q = uids_doc(mailbox, uids);
         let docs: Vec<Document> = self
             .coll
             .find(q)
@@ -668,10 +666,7 @@ impl MessageStore for MongoMessages {
         mailbox: MailboxId,
         uids: &UidSet,
     ) -> Result<Vec<(MessageMeta, StoredMessage)>> {
-        let mut q = doc! { "mailbox": oid(mailbox.0) };
-        if let Some(c) = uid_condition(uids) {
-            q.extend(c);
-        }
+        let q = uids_doc(mailbox, uids);
         let docs: Vec<Document> = self
             .coll
             .find(q)
